@@ -1,0 +1,50 @@
+# Markets Data Pipeline. `make run` and `make test` work on a fresh machine: each installs what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MDP := $(BIN)/mdp
+DATE ?= 2026-11-20
+SEED ?= 7
+SOURCE ?= venue_executions
+
+.PHONY: install lint test run dbt-compile validate-specs test-source bench clean
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check pip==25.3
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv from pinned versions
+
+lint: install ## ruff, mypy --strict, spec validation, generated dbt files up to date
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(MDP) specs validate
+	$(MDP) specs generate-dbt --check
+
+test: install ## pytest: unit, validator, dbt build + dbt test on DuckDB, end to end
+	$(BIN)/pytest -q
+
+run: install ## The main job on the embedded default: one generated trading day to the vendor extract
+	$(MDP) demo --date $(DATE) --seed $(SEED)
+
+dbt-compile: install ## Compile every dbt model
+	MDP_WAREHOUSE_PATH=$$(mktemp -d)/compile.duckdb $(BIN)/dbt compile --project-dir dbt_project \
+		--profiles-dir dbt_project --target local --target-path $$(mktemp -d) --log-path $$(mktemp -d)
+
+validate-specs: install ## Check every source spec against the JSON Schema
+	$(MDP) specs validate
+
+test-source: install ## Smoke-test one source: SOURCE=name
+	$(MDP) specs smoke-test $(SOURCE)
+
+bench: install ## Validator throughput and memory against DuckDB's own floor
+	$(BIN)/python scripts/bench_validator.py
+
+clean:
+	rm -rf .mdp bench/results .pytest_cache .mypy_cache .ruff_cache

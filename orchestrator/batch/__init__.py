@@ -1,0 +1,1 @@
+"""The batch lane's services: scan landing, ingest files, run a cycle."""

@@ -1,0 +1,379 @@
+"""`mdp`: the command line of the Markets Data Pipeline. Parses arguments, calls a service, prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orchestrator import runbook
+from orchestrator.backends import open_buckets, open_warehouse
+from orchestrator.batch.cycle import run_cycle
+from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
+from orchestrator.demo import run_demo
+from orchestrator.exceptions import MdpError
+from orchestrator.extract import ExtractFormat, write_extract
+from orchestrator.generator import Faults, generate_source_file
+from orchestrator.identity import trade_id
+from orchestrator.settings import Settings
+from orchestrator.smoke import smoke_test_source
+from orchestrator.specs import check_specs, find_spec, load_specs
+from orchestrator.specs.dbt_codegen import generate_dbt_files, stale_dbt_files
+
+app = typer.Typer(help="Markets Data Pipeline: batch lane commands and the on-call runbook.", no_args_is_help=True)
+specs_app = typer.Typer(help="Check and use source specs.", no_args_is_help=True)
+sources_app = typer.Typer(help="Known sources.", no_args_is_help=True)
+files_app = typer.Typer(help="Landed files and their outcomes.", no_args_is_help=True)
+app.add_typer(specs_app, name="specs")
+app.add_typer(sources_app, name="sources")
+app.add_typer(files_app, name="files")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+DateOption = Annotated[dt.datetime | None, typer.Option("--date", formats=["%Y-%m-%d"], help="Business date (UTC).")]
+
+
+class State:
+    """Options shared by every command."""
+
+    home: Path | None = None
+
+
+def _settings() -> Settings:
+    return Settings.from_env(State.home)
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+@app.callback()
+def main(
+    home: Annotated[
+        Path | None, typer.Option("--home", envvar="MDP_HOME", help="Folder of the embedded buckets and warehouse.")
+    ] = None,
+) -> None:
+    """Options for every command."""
+    State.home = home
+    configure_logging()
+
+
+def _date(value: dt.datetime | None) -> dt.date:
+    return value.date() if value else _today()
+
+
+@app.command()
+def generate(
+    source: Annotated[str, typer.Option(help="Source spec name.")],
+    out: Annotated[Path, typer.Option(help="Folder to write under, at the file's landing path.")],
+    rows: Annotated[int, typer.Option(min=1, help="Data rows (reference sources write their whole universe).")] = 1000,
+    date: DateOption = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives byte-identical files.")] = 0,
+    bad_rows: Annotated[int, typer.Option(min=0, help="Rows that deliberately break rules.")] = 0,
+    control_count_delta: Annotated[int, typer.Option(help="Make the control file state a wrong row count.")] = 0,
+    seq: Annotated[str, typer.Option(help="File sequence in the landing name.")] = "001",
+    as_json: JsonOption = False,
+) -> None:
+    """Write one realistic, deterministic file (and its control file) for a source."""
+    settings = _settings()
+    spec = find_spec(load_specs(settings.specs_dir), source)
+    faults = Faults(bad_rows=bad_rows, control_count_delta=control_count_delta, seq=seq)
+    generated = generate_source_file(spec, rows, _date(date), out, seed, faults=faults)
+    payload = {
+        "source": source,
+        "data_path": str(generated.data_path),
+        "control_path": str(generated.control_path) if generated.control_path else None,
+        "landing_key": generated.landing_key,
+        "rows": generated.rows,
+        "bad_rows": generated.bad_rows,
+    }
+    if as_json:
+        print_json(payload)
+    else:
+        print_table(f"generated {source}", [payload])
+
+
+def _print_files(title: str, files: list[dict[str, Any]]) -> None:
+    columns = ["path", "source", "status", "rows_total", "rows_loaded", "rows_quarantined", "reasons"]
+    print_table(title, [{**f, "reasons": "; ".join(f["reasons"])} for f in files], columns)
+
+
+@app.command()
+def demo(
+    date: DateOption = None,
+    seed: Annotated[int, typer.Option(help="Seed for the generated day.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """Fresh home, a generated trading day for every source plus bad files, one cycle, the daily extract."""
+    settings = _settings()
+    specs = load_specs(settings.specs_dir)
+    with progress_display() as progress:
+        result = run_demo(settings, specs, _date(date) if date else dt.date(2026, 11, 20), seed, progress)
+    summary = result.summary()
+    if as_json:
+        print_json({**summary, "cycle": result.cycle.as_dict(), "home": str(settings.home)})
+    else:
+        _print_files("files", [f.as_dict() for f in result.cycle.files])
+        print_table("files by outcome", [summary["files_by_outcome"]])
+        extract = summary["extract"] or {}
+        print_table(
+            "summary",
+            [
+                {"item": "rows loaded", "value": summary["rows_loaded"]},
+                {"item": "rows quarantined", "value": summary["rows_quarantined"]},
+                {"item": "dbt build", "value": summary["dbt"]},
+                {"item": "trades in extract", "value": summary["trades_in_extract"]},
+                {"item": "extract", "value": settings.home / "extracts" / extract.get("data_key", "-")},
+                {"item": "manifest", "value": settings.home / "extracts" / extract.get("manifest_key", "-")},
+            ],
+        )
+    if result.cycle.exit_code == 2 or result.extract is None:
+        raise typer.Exit(2)
+
+
+def _cycle(validate_only: bool, as_of: dt.date, as_json: bool) -> None:
+    settings = _settings()
+    specs = load_specs(settings.specs_dir)
+    with progress_display() as progress:
+        report = run_cycle(settings, specs, as_of, validate_only=validate_only, progress=progress)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        _print_files(f"cycle {report.run_id}", [f.as_dict() for f in report.files])
+        if report.dbt is not None:
+            stdout_line = f"dbt build: {report.dbt.status} ({report.dbt.message})"
+            typer.echo(stdout_line)
+        if report.pipeline_error:
+            stderr.print(f"[bold red]pipeline error[/]: {report.pipeline_error}", highlight=False)
+    raise typer.Exit(report.exit_code)
+
+
+@app.command("run")
+def run_command(
+    as_of: Annotated[
+        dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Business date dbt builds for.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One hourly cycle: validate, load, dbt build, archive. Exit 0 ok, 1 files failed, 2 pipeline failed."""
+    _cycle(False, _date(as_of), as_json)
+
+
+@app.command()
+def validate(as_json: JsonOption = False) -> None:
+    """Validate landing alone: good files to staging and the warehouse, bad ones to failed."""
+    _cycle(True, _today(), as_json)
+
+
+@app.command()
+def extract(
+    date: Annotated[dt.datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Last day of the 7-day window.")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or parquet.")] = "jsonl",
+    as_json: JsonOption = False,
+) -> None:
+    """Write the 7-day vendor extract ending at a date, then its manifest."""
+    if fmt not in ("jsonl", "csv", "parquet"):
+        raise typer.BadParameter("must be jsonl, csv or parquet", param_hint="--format")
+    settings = _settings()
+    format_name: ExtractFormat = fmt  # type: ignore[assignment]
+    warehouse = open_warehouse(settings)
+    try:
+        result = write_extract(warehouse, open_buckets(settings), date.date(), format_name, settings.work_dir)
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        print_table("extract", [result.as_dict()])
+
+
+@specs_app.command("validate")
+def specs_validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Spec files (default: every spec).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check specs against the JSON Schema and their own logic; print file, YAML path and message per error."""
+    settings = _settings()
+    specs, problems = check_specs(settings.specs_dir, paths or [])
+    if as_json:
+        print_json(
+            {"valid": [s.name for s in specs], "errors": [{"file": f, "path": p, "message": m} for f, p, m in problems]}
+        )
+    else:
+        for file, path, message in problems:
+            typer.echo(f"{file}: {path}: {message}", err=True)
+        typer.echo(f"{len(specs)} spec(s) valid, {len(problems)} error(s)")
+    raise typer.Exit(1 if problems else 0)
+
+
+@specs_app.command("generate-dbt")
+def specs_generate_dbt(
+    check: Annotated[bool, typer.Option("--check", help="Fail if generated dbt files are out of date.")] = False,
+) -> None:
+    """Generate the dbt sources and staging models of every spec."""
+    settings = _settings()
+    specs = load_specs(settings.specs_dir)
+    if check:
+        stale = stale_dbt_files(specs, settings.dbt_project_dir)
+        for path in stale:
+            typer.echo(f"out of date: {path}", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in generate_dbt_files(specs, settings.dbt_project_dir):
+        typer.echo(f"wrote {path}")
+
+
+@specs_app.command("smoke-test")
+def specs_smoke_test(
+    source: Annotated[str, typer.Argument(help="Source spec name.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Generate a sample for one source, run a cycle in a throwaway home, fail unless it reaches the extract."""
+    settings = _settings()
+    result = smoke_test_source(settings, load_specs(settings.specs_dir), source)
+    if as_json:
+        print_json(result)
+    else:
+        print_table(f"smoke test {source}: passed", [result])
+
+
+@sources_app.command("list")
+def sources_list(as_json: JsonOption = False) -> None:
+    """Every known source with its domain, kind and format."""
+    settings = _settings()
+    rows = [
+        {
+            "name": s.name,
+            "domain": s.domain,
+            "kind": s.kind,
+            "format": s.format.type,
+            "compression": s.format.compression,
+            "landing_pattern": s.landing_pattern,
+            "owner": s.owner,
+        }
+        for s in load_specs(settings.specs_dir)
+    ]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("sources", rows, ["name", "domain", "kind", "format", "landing_pattern"])
+
+
+@app.command()
+def status(
+    date: DateOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Last cycles, files by outcome, late or missing sources, quarantine counts."""
+    settings = _settings()
+    specs = load_specs(settings.specs_dir)
+    warehouse = open_warehouse(settings)
+    try:
+        warehouse.ensure_layout(specs)
+        report = runbook.status(warehouse, open_buckets(settings), specs, _date(date))
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(report)
+        return
+    print_table(
+        "last cycles",
+        report["last_cycles"],
+        ["run_id", "status", "files_loaded", "files_failed", "rows_loaded", "rows_quarantined", "dbt_status"],
+    )
+    print_table("files by outcome", report["files_by_outcome"])
+    print_table("sources not on time", report["sources_not_on_time"])
+    print_table("quarantined rows", report["quarantined_rows_by_source"])
+    typer.echo(f"files in landing: {report['files_in_landing']}, in failed: {report['files_in_failed']}")
+
+
+@files_app.command("list")
+def files_list(
+    state: Annotated[str, typer.Option("--state", help="|".join(runbook.FILE_STATES))],
+    as_json: JsonOption = False,
+) -> None:
+    """Files in a state, with reasons where they did not load cleanly."""
+    if state not in runbook.FILE_STATES:
+        raise typer.BadParameter(f"must be one of {', '.join(runbook.FILE_STATES)}", param_hint="--state")
+    settings = _settings()
+    warehouse = open_warehouse(settings)
+    try:
+        warehouse.ensure_layout(load_specs(settings.specs_dir))
+        files = runbook.list_files(warehouse, open_buckets(settings), state)
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(files)
+    else:
+        rows = [{**f, "reasons": "; ".join(f.get("reasons", []))} for f in files]
+        print_table(f"files: {state}", rows)
+
+
+@files_app.command("show")
+def files_show(
+    path: Annotated[str, typer.Argument(help="Landing key of the file.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One file: arrivals, outcome, failed rules and its first quarantined rows."""
+    settings = _settings()
+    warehouse = open_warehouse(settings)
+    try:
+        warehouse.ensure_layout(load_specs(settings.specs_dir))
+        detail = runbook.show_file(warehouse, open_buckets(settings), path)
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(detail)
+        return
+    arrivals = [
+        {k: a[k] for k in ("outcome", "run_id", "rows_total", "rows_loaded", "rows_quarantined")}
+        | {"reasons": "; ".join(a["reasons"])}
+        for a in detail["arrivals"]
+    ]
+    print_table(f"file {path} (in: {', '.join(detail['in_buckets']) or 'no bucket'})", arrivals)
+    print_table("failed rules", detail["rule_results"])
+    print_table(
+        "quarantined rows",
+        [{**r, "failed_rules": ", ".join(r["failed_rules"])} for r in detail["quarantined_rows"]],
+        ["row_number", "failed_rules", "raw_record"],
+    )
+
+
+@app.command()
+def replay(
+    path: Annotated[str, typer.Argument(help="Key of a file in the failed bucket.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Return a fixed failed file (and its control file) to landing for the next cycle."""
+    result = runbook.replay_file(open_buckets(_settings()), path)
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(f"returned to landing: {', '.join(result['replayed'])}\n{result['next_step']}")
+
+
+@app.command("trade-id")
+def trade_id_command(
+    source_system: Annotated[str, typer.Argument(help="Source system, e.g. MUREX.")],
+    source_trade_id: Annotated[str, typer.Argument(help="The source's own trade id.")],
+    domain: Annotated[str, typer.Option(help="Identity domain of the source spec.")] = "trading",
+    as_json: JsonOption = False,
+) -> None:
+    """The deterministic trade_id dbt gives this source trade."""
+    value = trade_id(domain, source_system, source_trade_id)
+    if as_json:
+        print_json(
+            {"domain": domain, "source_system": source_system, "source_trade_id": source_trade_id, "trade_id": value}
+        )
+    else:
+        typer.echo(value)
+
+
+def run() -> None:
+    """Console entry point: the package's errors become one line on stderr and exit code 2."""
+    try:
+        app()
+    except MdpError as error:
+        stderr.print(f"[bold red]{type(error).__name__}[/]: {error}", highlight=False, soft_wrap=True)
+        sys.exit(2)

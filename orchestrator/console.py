@@ -1,0 +1,87 @@
+"""Output helpers for the CLI: JSON, tables, progress and structured logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orchestrator.batch.cycle import Progress as ProgressCallback
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def print_json(payload: Any) -> None:
+    """One JSON document on stdout."""
+    sys.stdout.write(json.dumps(payload, default=_default, indent=2) + "\n")
+
+
+def print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Rows as a table on stdout."""
+    names = list(columns or (rows[0].keys() if rows else []))
+    table = Table(title=title)
+    for name in names:
+        table.add_column(name)
+    for row in rows:
+        table.add_row(*["" if row.get(name) is None else str(row.get(name)) for name in names])
+    stdout.print(table)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "severity": record.levelname,
+                "message": record.getMessage(),
+                "logger": record.name,
+                "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            }
+        )
+
+
+def configure_logging() -> None:
+    """Structured JSON logs on stderr when it is not a terminal; quiet otherwise (the progress bar shows)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter())
+    root = logging.getLogger("mdp")
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
+    root.propagate = False
+
+
+@contextmanager
+def progress_display() -> Iterator[ProgressCallback | None]:
+    """A progress bar on a terminal, nothing otherwise (logs carry the steps)."""
+    if not stderr.is_terminal:
+        log = logging.getLogger("mdp.progress")
+        yield lambda step, done, total: log.info("step=%r done=%s total=%s", step, done, total)
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("starting", total=1)
+
+        def update(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=max(total, 1))
+
+        yield update

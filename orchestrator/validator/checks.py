@@ -1,0 +1,155 @@
+"""Turn a spec into DuckDB SQL: typed columns and, per row, the list of rules it breaks.
+
+Everything here is pure: it returns SQL text. Rule names in results look like
+`not_null:isin`, `type:price`, `isin:isin` or the spec's own rule names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.specs.model import Column, SourceSpec
+from orchestrator.specs.sql_guard import check_expression
+from orchestrator.validator.sql_macros import CHECK_DIGIT_MACROS
+
+RAW_PREFIX = "__raw__"
+
+# Reference lists loaded into the validation connection (from the dbt seeds).
+LIST_TABLES = {"currency": ("iso_currencies", "currency_code"), "mic": ("iso_mics", "mic")}
+
+
+def quote(identifier: str) -> str:
+    """A double-quoted SQL identifier."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def literal(value: str | float) -> str:
+    """A SQL literal for a string or number."""
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def raw_name(column: str) -> str:
+    """The name the raw text of a column carries next to its typed value."""
+    return quote(RAW_PREFIX + column)
+
+
+def typed_expression(column: Column, source: str) -> str:
+    """Cast raw text to the column's type; NULL when it does not parse."""
+    if column.type == "string":
+        return source
+    if column.type == "integer":
+        return f"try_cast({source} as bigint)"
+    if column.type == "decimal":
+        return f"try_cast({source} as decimal(38, 9))"
+    if column.type == "boolean":
+        return f"try_cast({source} as boolean)"
+    fmt = literal(column.format or "")
+    parsed = f"try_strptime({source}, {fmt})"
+    if column.format and "%z" in column.format.lower():
+        parsed = f"timezone('UTC', {parsed})"
+    return f"cast({parsed} as date)" if column.type == "date" else f"cast({parsed} as timestamp)"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named condition that is true when the row breaks the rule."""
+
+    name: str
+    fails_when: str
+    severity: str = "error"
+
+
+def _valid_id_set(column: Column) -> str:
+    """A subquery of the distinct values that pass an identifier check.
+
+    Check digits are computed once per distinct value, not once per row: files repeat the
+    same few thousand instruments and counterparties across millions of rows.
+    """
+    assert column.id_format is not None
+    if column.id_format in LIST_TABLES:
+        table, key = LIST_TABLES[column.id_format]
+        return f"(select {key} from {table})"
+    macro = CHECK_DIGIT_MACROS[column.id_format]
+    raw = raw_name(column.name)
+    return f"(select distinct {raw} from typed where {raw} is not null and {macro}({raw}))"
+
+
+def column_checks(column: Column) -> list[Check]:
+    """The declared constraints of one column as checks."""
+    raw, typed = raw_name(column.name), quote(column.name)
+    checks: list[Check] = []
+    if not column.nullable:
+        checks.append(Check(f"not_null:{column.name}", f"{raw} is null"))
+    if column.type != "string":
+        checks.append(Check(f"type:{column.name}", f"{raw} is not null and {typed} is null"))
+    if column.allowed_values:
+        values = ", ".join(literal(value) for value in column.allowed_values)
+        checks.append(Check(f"allowed_values:{column.name}", f"{typed} not in ({values})"))
+    if column.min is not None:
+        checks.append(Check(f"min:{column.name}", f"{typed} < {column.min!r}"))
+    if column.max is not None:
+        checks.append(Check(f"max:{column.name}", f"{typed} > {column.max!r}"))
+    if column.regex:
+        checks.append(Check(f"regex:{column.name}", f"not regexp_full_match({raw}, {literal(column.regex)})"))
+    if column.id_format:
+        checks.append(
+            Check(f"{column.id_format}:{column.name}", f"{raw} is not null and {raw} not in {_valid_id_set(column)}")
+        )
+    return checks
+
+
+def row_checks(spec: SourceSpec) -> list[Check]:
+    """Every row-level check of a spec: declared constraints, then row rules."""
+    checks = [check for column in spec.columns for check in column_checks(column)]
+    names = set(spec.column_names)
+    for rule in spec.row_rules:
+        expression = check_expression(rule.expr, names).sql(dialect="duckdb")
+        checks.append(Check(rule.name, f"not coalesce(({expression}), false)", rule.severity))
+    return checks
+
+
+def _failed_list(checks: list[Check]) -> str:
+    if not checks:
+        return "cast([] as varchar[])"
+    # `is true` keeps a NULL comparison (e.g. a NULL value against a bound) from counting as a failure.
+    items = ", ".join(f"case when ({check.fails_when}) is true then {literal(check.name)} end" for check in checks)
+    return f"list_filter([{items}], lambda name: name is not null)"
+
+
+def typed_select(spec: SourceSpec, present: set[str]) -> str:
+    """Columns of the `typed` view: raw text and typed value of every declared column."""
+    parts = ["_row_number"]
+    for column in spec.columns:
+        source = quote(column.name) if column.name in present else "cast(null as varchar)"
+        parts.append(f"{source} as {raw_name(column.name)}")
+        parts.append(f"{typed_expression(column, source)} as {quote(column.name)}")
+    return "select " + ", ".join(parts) + " from raw_input"
+
+
+def checked_select(spec: SourceSpec) -> str:
+    """Select from `typed` adding `_errors` and `_warnings`: the rules each row breaks."""
+    checks = row_checks(spec)
+    errors = [check for check in checks if check.severity == "error"]
+    warnings = [check for check in checks if check.severity == "warning"]
+    return f"select *, {_failed_list(errors)} as _errors, {_failed_list(warnings)} as _warnings from typed"
+
+
+def raw_record_json(spec: SourceSpec) -> str:
+    """A JSON object of a row's raw text values, for the quarantine."""
+    pairs = ", ".join(f"{literal(column.name)}, {raw_name(column.name)}" for column in spec.columns)
+    return f"cast(json_object({pairs}) as varchar)"
+
+
+def file_rule_select(spec: SourceSpec) -> str | None:
+    """One aggregate query over the valid rows answering every file rule (true = holds)."""
+    if not spec.file_rules:
+        return None
+    names = set(spec.column_names)
+    parts = [
+        f"coalesce(({check_expression(rule.expr, names, aggregate=True).sql(dialect='duckdb')}), false) "
+        f"as {quote(rule.name)}"
+        for rule in spec.file_rules
+    ]
+    return "select " + ", ".join(parts) + " from checked where len(_errors) = 0"

@@ -1,0 +1,55 @@
+"""The warehouse seam: raw loads, control rows and queries, whatever the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from orchestrator.specs.model import SourceSpec
+
+
+@dataclass(frozen=True)
+class FileCommit:
+    """Everything recorded for one validated file, written together."""
+
+    spec: SourceSpec
+    file_id: str
+    staged_uri: str | None
+    quarantine: pa.Table
+    rule_results: pa.Table
+    ingested_file: Mapping[str, Any]
+
+
+class Warehouse(Protocol):
+    """Raw tables, control tables and SQL; SQL parameters are written `@name`."""
+
+    def ensure_layout(self, specs: Sequence[SourceSpec]) -> None:
+        """Create schemas, control tables and every spec's raw table (adding new columns)."""
+        ...
+
+    def commit_file(self, commit: FileCommit) -> None:
+        """Load a file's staged rows and record its quarantine and outcome; rerunning replaces, never duplicates."""
+        ...
+
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append rows to a control table (`control.<name>`)."""
+        ...
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a query and return its rows as dicts."""
+        ...
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run a query and return an Arrow table."""
+        ...
+
+    def table(self, schema: str, name: str) -> str:
+        """The fully qualified name of a table."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection (DuckDB allows one writing process at a time)."""
+        ...

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.backends import Buckets, open_buckets, open_warehouse, warehouse_dbt_target
-from orchestrator.batch.ingest import FileOutcome, IngestContext, ingest_file
+from orchestrator.batch.ingest import FileOutcome, IngestContext, ingest_file, sweep_orphan_control
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.scan import LandedObject, scan_landing
 from orchestrator.dbt_runner import DbtResult, run_dbt
@@ -104,7 +104,11 @@ def validate_landing(
     try:
         warehouse.ensure_layout(specs)
         context = IngestContext(settings, buckets, warehouse, run_id, started_at)
-        return _ingest_all(scan_landing(buckets.landing, specs).files, context, progress)
+        scan = scan_landing(buckets.landing, specs)
+        outcomes = _ingest_all(scan.files, context, progress)
+        for orphan in scan.orphan_controls:
+            sweep_orphan_control(orphan, context)
+        return outcomes
     finally:
         warehouse.close()
 

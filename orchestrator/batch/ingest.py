@@ -18,23 +18,22 @@ import pyarrow as pa
 from orchestrator.backends import Buckets
 from orchestrator.batch.scan import LandedObject
 from orchestrator.settings import Settings
-from orchestrator.storage import copy_object, move_object, read_bytes
+from orchestrator.storage import ObjectInfo, copy_object, move_object, read_bytes
 from orchestrator.validator.validate_file import FileValidation, LandedFile, ValidatorSettings, validate_file
 from orchestrator.warehouse.base import FileCommit, Warehouse
 
 Status = Literal["loaded", "failed", "duplicate", "unmatched", "waiting"]
 
-RULE_RESULTS_SCHEMA = pa.schema(
-    [
-        ("file_id", pa.string()),
-        ("source", pa.string()),
-        ("rule", pa.string()),
-        ("level", pa.string()),
-        ("severity", pa.string()),
-        ("failed_rows", pa.int64()),
-        ("run_id", pa.string()),
-    ]
-)
+_RULE_RESULT_TYPES: dict[str, pa.DataType] = {
+    "file_id": pa.string(),
+    "source": pa.string(),
+    "rule": pa.string(),
+    "level": pa.string(),
+    "severity": pa.string(),
+    "failed_rows": pa.int64(),
+    "run_id": pa.string(),
+}
+RULE_RESULTS_SCHEMA = pa.schema(_RULE_RESULT_TYPES)
 
 
 @dataclass
@@ -312,3 +311,23 @@ def ingest_file(item: LandedObject, context: IngestContext) -> FileOutcome:
     )
     _move_out(context, item, "archive", context.archive_prefix + "landing/")
     return outcome
+
+
+def sweep_orphan_control(info: ObjectInfo, context: IngestContext) -> bool:
+    """Finish moving a control file whose data file an interrupted run already handled; True if moved."""
+    folder, _, name = info.key.rpartition("/")
+    stem = name.split(".", 1)[0]
+    rows = context.warehouse.query(
+        f"select outcome from {context.warehouse.table('control', 'ingested_files')} "
+        "where starts_with(landing_key, @prefix) and landing_key <> @key order by processed_at desc limit 1",
+        {"prefix": f"{folder}/{stem}." if folder else f"{stem}.", "key": info.key},
+    )
+    if not rows:
+        return False  # its data file has not arrived yet: keep waiting
+    if rows[0]["outcome"] == "loaded":
+        move_object(
+            context.buckets.landing, info.key, context.buckets.archive, context.archive_prefix + "landing/" + info.key
+        )
+    else:
+        move_object(context.buckets.landing, info.key, context.buckets.failed, info.key)
+    return True

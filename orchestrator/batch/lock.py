@@ -16,6 +16,23 @@ from orchestrator.storage.base import ObjectStore, read_bytes
 LOCK_KEY = "_locks/cycle.lock"
 
 
+def _holder_is_dead(holder: str) -> bool:
+    """True when the lock was taken on this host by a process that no longer runs (killed mid-cycle)."""
+    try:
+        owner = json.loads(holder)
+    except ValueError:
+        return False
+    if owner.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return False
+    return False
+
+
 @contextmanager
 def cycle_lock(store: ObjectStore, run_id: str, ttl_minutes: int) -> Iterator[None]:
     """Hold the lock for the block; a lock older than the TTL was left by a crashed run and is taken over."""
@@ -24,8 +41,9 @@ def cycle_lock(store: ObjectStore, run_id: str, ttl_minutes: int) -> Iterator[No
         held = store.write_bytes(LOCK_KEY, owner, if_generation_match=0)
     except PreconditionFailedError:
         current = store.stat(LOCK_KEY)
-        if current is None or time.time() - current.updated_at_epoch < ttl_minutes * 60:
-            holder = read_bytes(store, LOCK_KEY).decode(errors="replace") if current else "unknown"
+        holder = read_bytes(store, LOCK_KEY).decode(errors="replace") if current else "unknown"
+        expired = current is not None and time.time() - current.updated_at_epoch >= ttl_minutes * 60
+        if current is None or not (expired or _holder_is_dead(holder)):
             raise CycleLockedError(holder) from None
         try:
             held = store.write_bytes(LOCK_KEY, owner, if_generation_match=current.generation)

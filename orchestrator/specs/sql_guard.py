@@ -80,17 +80,18 @@ _AGGREGATES: tuple[type[exp.Expression], ...] = (
 )
 
 
-def _parse(text: str) -> exp.Expression:
+def _parse(text: str) -> exp.Expr:
     try:
         statements = sqlglot.parse(text, read="duckdb")
     except ParseError as error:
         raise UnsafeExpressionError(f"cannot parse expression {text!r}: {error.errors[0]['description']}") from error
     if len(statements) != 1 or statements[0] is None:
         raise UnsafeExpressionError(f"expression {text!r} must be exactly one expression")
-    return statements[0]
+    tree: exp.Expr = statements[0]
+    return tree
 
 
-def check_expression(text: str, columns: set[str], *, aggregate: bool = False) -> exp.Expression:
+def check_expression(text: str, columns: set[str], *, aggregate: bool = False) -> exp.Expr:
     """Return the parsed expression, or raise if it uses anything outside the allow-list."""
     tree = _parse(text)
     allowed = _ROW_NODES + _SCALAR_FUNCTIONS + (_AGGREGATES if aggregate else ())
@@ -106,6 +107,6 @@ def check_expression(text: str, columns: set[str], *, aggregate: bool = False) -
     return tree
 
 
-def referenced_columns(tree: exp.Expression) -> set[str]:
+def referenced_columns(tree: exp.Expr) -> set[str]:
     """Names of the columns an expression reads."""
     return {column.name for column in tree.find_all(exp.Column)}

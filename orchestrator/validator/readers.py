@@ -176,8 +176,10 @@ def _xml_getter(path: str) -> Callable[[etree._Element], str | None]:
     return lambda element: element.findtext(path)
 
 
-def _open_text(path: Path, compressed: bool) -> IO[bytes]:
-    return gzip.open(path, "rb") if compressed else path.open("rb")
+def _open_text(path: Path, compressed: bool) -> IO[bytes] | gzip.GzipFile:
+    if compressed:
+        return gzip.open(path, "rb")
+    return path.open("rb")
 
 
 def _xml_rows(path: Path, spec: SourceSpec, seen_names: set[str]) -> Iterator[list[str | None]]:
@@ -203,7 +205,8 @@ def _xml_rows(path: Path, spec: SourceSpec, seen_names: set[str]) -> Iterator[li
 def read_xml(connection: duckdb.DuckDBPyConnection, path: Path, spec: SourceSpec) -> ReadResult:
     """Stream row elements with lxml in chunks; memory stays bounded."""
     names = list(spec.column_names)
-    schema = pa.schema([("_row_number", pa.int64()), *[(name, pa.string()) for name in names]])
+    types: dict[str, pa.DataType] = {"_row_number": pa.int64(), **{name: pa.string() for name in names}}
+    schema = pa.schema(types)
     body = ", ".join(f"{_quote(name)} varchar" for name in names)
     connection.execute(f"create table raw_input (_row_number bigint, {body})")
     seen: set[str] = set()

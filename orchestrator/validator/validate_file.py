@@ -17,7 +17,8 @@ from orchestrator.validator.control_file import ControlFileError, ControlValues,
 from orchestrator.validator.readers import ReadResult, UnreadableFileError, read_into_duckdb
 from orchestrator.validator.sql_macros import install_identifier_macros
 
-QUARANTINE_SCHEMA = pa.schema([("row_number", pa.int64()), ("raw_record", pa.string()), ("failed_rules", pa.string())])
+_QUARANTINE_TYPES: dict[str, pa.DataType] = {"row_number": pa.int64(), "raw_record": pa.string(), "failed_rules": pa.string()}
+QUARANTINE_SCHEMA = pa.schema(_QUARANTINE_TYPES)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ def _file_rule_problems(
         return [], [], []
     outcome = connection.execute(query).fetchone()
     assert outcome is not None
-    failures, warnings, results = [], [], []
+    failures: list[str] = []
+    warnings: list[str] = []
+    results: list[RuleResult] = []
     for rule, holds in zip(spec.file_rules, outcome, strict=True):
         if holds:
             continue

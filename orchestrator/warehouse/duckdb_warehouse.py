@@ -108,7 +108,8 @@ class DuckDBWarehouse:
 
     def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """An Arrow table."""
-        return self._connection.sql(self._translate(sql), params=dict(params or {})).to_arrow_table()
+        table: pa.Table = self._connection.sql(self._translate(sql), params=dict(params or {})).to_arrow_table()
+        return table
 
     def table(self, schema: str, name: str) -> str:
         """`schema.name` in the one DuckDB database."""

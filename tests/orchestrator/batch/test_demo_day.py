@@ -1,0 +1,139 @@
+"""End to end on the embedded default: one demo day from landing to the vendor extract."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.backends import open_buckets, open_warehouse
+from orchestrator.batch.cycle import run_cycle
+from orchestrator.demo import DemoResult, run_demo
+from orchestrator.extract import write_extract
+from orchestrator.identity import trade_id
+from orchestrator.settings import Settings
+from orchestrator.specs import SourceSpec
+from orchestrator.storage import read_bytes
+
+REPO = Path(__file__).resolve().parents[3]
+DATE = dt.date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory, specs: list[SourceSpec]) -> tuple[Settings, DemoResult]:
+    """One demo day, shared by the tests of this module (they only read, or add files of their own)."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    settings = Settings(home=home, specs_dir=REPO / "source_specs", dbt_project_dir=REPO / "dbt_project")
+    return settings, run_demo(settings, specs, DATE, seed=7)
+
+
+def _query(settings: Settings, sql: str) -> list[dict[str, object]]:
+    warehouse = open_warehouse(settings)
+    try:
+        return warehouse.query(sql)
+    finally:
+        warehouse.close()
+
+
+def test_every_file_ends_in_one_recorded_outcome(demo_home: tuple[Settings, DemoResult]) -> None:
+    settings, result = demo_home
+    assert result.cycle.dbt is not None
+    assert result.cycle.dbt.status == "success", result.cycle.dbt.message
+    assert result.cycle.counts() == {"loaded": 7, "failed": 1, "unmatched": 1}
+    assert list(open_buckets(settings).landing.list()) == []
+    recorded = _query(settings, "select outcome, count(*) as files from control.ingested_files group by outcome")
+    assert {row["outcome"]: row["files"] for row in recorded} == {"loaded": 7, "failed": 1, "unmatched": 1}
+
+
+def test_rows_are_accounted_for(demo_home: tuple[Settings, DemoResult]) -> None:
+    settings, _ = demo_home
+    rows = _query(
+        settings,
+        "select source, rows_total, rows_loaded, rows_quarantined from control.ingested_files where outcome = 'loaded'",
+    )
+    assert all(row["rows_total"] == row["rows_loaded"] + row["rows_quarantined"] for row in rows)
+    venue = next(row for row in rows if row["source"] == "venue_executions")
+    assert venue["rows_quarantined"] == 25
+    quarantined = _query(
+        settings, "select count(*) as n from control.quarantined_rows where source = 'venue_executions'"
+    )
+    assert quarantined[0]["n"] == 25
+    raw = _query(settings, 'select count(*) as n from raw."venue_executions"')
+    assert raw[0]["n"] == venue["rows_loaded"]
+
+
+def test_failed_and_unmatched_files_carry_error_reports(demo_home: tuple[Settings, DemoResult]) -> None:
+    settings, _ = demo_home
+    failed = open_buckets(settings).failed
+    reports = [json.loads(read_bytes(failed, info.key)) for info in failed.list() if info.key.endswith(".error.json")]
+    checks = {report["file"]: report["failed_checks"] for report in reports}
+    murex = next(checks[key] for key in checks if key.startswith("murex/"))
+    assert any(check.startswith("control_row_count: control file states 503 rows, file has 500") for check in murex)
+    unmatched = next(checks[key] for key in checks if not key.startswith("murex/"))
+    assert unmatched == ["unmatched: no source spec's landing pattern matches this path"]
+
+
+def test_extract_holds_the_window_with_python_trade_ids(demo_home: tuple[Settings, DemoResult]) -> None:
+    settings, result = demo_home
+    assert result.extract is not None
+    assert result.extract.rows > 0
+    data = read_bytes(open_buckets(settings).extracts, result.extract.data_key)
+    records = [json.loads(line) for line in gzip.decompress(data).splitlines()]
+    assert len(records) == result.extract.rows == len({r["trade_id"] for r in records})
+    assert {r["source_name"] for r in records} == {"murex_trades", "venue_executions", "bloomberg_trades"}
+    assert all(DATE - dt.timedelta(days=6) <= dt.date.fromisoformat(r["trade_date"]) <= DATE for r in records)
+    assert all(r["trade_id"] == trade_id("trading", r["source_system"], r["source_trade_id"]) for r in records)
+    assert any(r["is_cancelled"] for r in records)
+    manifest = json.loads(read_bytes(open_buckets(settings).extracts, result.extract.manifest_key))
+    assert manifest["rows"] == len(records)
+    assert manifest["sha256"] == result.extract.sha256
+
+
+def test_extract_rerun_is_byte_identical(demo_home: tuple[Settings, DemoResult]) -> None:
+    settings, result = demo_home
+    assert result.extract is not None
+    buckets = open_buckets(settings)
+    before = {key: read_bytes(buckets.extracts, key) for key in (result.extract.data_key, result.extract.manifest_key)}
+    warehouse = open_warehouse(settings)
+    try:
+        again = write_extract(warehouse, buckets, DATE, "jsonl", settings.work_dir)
+    finally:
+        warehouse.close()
+    assert again.unchanged
+    assert {key: read_bytes(buckets.extracts, key) for key in before} == before
+
+
+def test_redelivered_file_is_a_duplicate_and_not_loaded_twice(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    settings, _ = demo_home
+    buckets = open_buckets(settings)
+    archived = next(info.key for info in buckets.archive.list() if info.key.endswith(".jsonl"))
+    landing_key = archived.split("/landing/", 1)[1]
+    with buckets.archive.local_copy(archived) as path:
+        buckets.landing.upload_file(path, landing_key)
+    before = _query(settings, 'select count(*) as n from raw."bloomberg_trades"')[0]["n"]
+    report = run_cycle(dataclasses.replace(settings), specs, DATE)
+    assert [(f.path, f.status) for f in report.files] == [(landing_key, "duplicate")]
+    assert report.exit_code == 0
+    assert _query(settings, 'select count(*) as n from raw."bloomberg_trades"')[0]["n"] == before
+
+
+def test_replayed_failed_file_is_validated_again(demo_home: tuple[Settings, DemoResult], tmp_path: Path) -> None:
+    settings, _ = demo_home
+    copy = tmp_path / "home"
+    shutil.copytree(settings.home, copy)
+    from orchestrator.runbook import replay_file
+
+    replayed = replay_file(
+        open_buckets(dataclasses.replace(settings, home=copy)), "inbound/unknown_feed/positions_20261120.csv"
+    )
+    assert replayed["replayed"] == ["inbound/unknown_feed/positions_20261120.csv"]
+    assert [info.key for info in open_buckets(dataclasses.replace(settings, home=copy)).landing.list()] == [
+        "inbound/unknown_feed/positions_20261120.csv"
+    ]

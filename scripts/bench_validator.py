@@ -80,6 +80,8 @@ def child_floor(source: str, path: Path) -> dict[str, float | int]:
         "all_varchar = true, compression = 'gzip')"
     )
     connection.execute(f"create view typed as {checks.typed_select(spec, set(spec.column_names))}")
+    for statement in checks.id_set_statements(spec):
+        connection.execute(statement)
     row = connection.execute(
         f"select count(*), count(*) filter (where len(_errors) = 0) from ({checks.checked_select(spec)})"
     ).fetchone()

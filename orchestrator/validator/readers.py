@@ -106,15 +106,18 @@ def read_jsonl(connection: duckdb.DuckDBPyConnection, path: Path, spec: SourceSp
     compression = "gzip" if spec.format.compression == "gzip" else "none"
     try:
         connection.execute(
-            f"create table json_lines as select rowid + 1 as _row_number, line from read_csv({_literal(str(path))}, "
+            f"create table json_text as select line from read_csv({_literal(str(path))}, "
             "columns = {'line': 'VARCHAR'}, header = false, delim = '\x1f', quote = '', escape = '', "
             f"auto_detect = false, compression = {_literal(compression)})"
         )
+        # The insert keeps file order, so rowid is the line's position.
+        connection.execute("create table json_lines as select rowid + 1 as _row_number, line from json_text")
     except duckdb.Error as error:
         raise UnreadableFileError(f"cannot read JSON lines: {error}") from error
     connection.execute(
         "create table json_checked as select _row_number, line, "
-        "coalesce(json_valid(line) and json_type(line) = 'OBJECT', false) as is_object from json_lines"
+        "coalesce(case when json_valid(line) then json_type(line) = 'OBJECT' else false end, false) as is_object "
+        "from json_lines"
     )
     rejects = connection.execute(
         "select _row_number, line from json_checked where not is_object order by _row_number"
@@ -131,7 +134,7 @@ def read_jsonl(connection: duckdb.DuckDBPyConnection, path: Path, spec: SourceSp
         f"create table raw_input as select _row_number{', ' + fields if fields else ''} "
         "from json_checked where is_object"
     )
-    connection.execute("drop table json_lines; drop table json_checked")
+    connection.execute("drop table json_text; drop table json_lines; drop table json_checked")
     return ReadResult(
         present_columns=present,
         rejects=[

@@ -73,9 +73,8 @@ class ValidatorSettings:
 
 def _connect(settings: ValidatorSettings) -> duckdb.DuckDBPyConnection:
     settings.work_dir.mkdir(parents=True, exist_ok=True)
-    database = settings.work_dir / "validate.duckdb"
-    database.unlink(missing_ok=True)
-    connection = duckdb.connect(str(database))
+    # In memory, but bounded: beyond memory_limit DuckDB spills to temp_directory.
+    connection = duckdb.connect(":memory:")
     connection.execute(f"set memory_limit = {checks.literal(settings.memory_limit)}")
     connection.execute(f"set threads = {settings.threads}")
     connection.execute(f"set temp_directory = {checks.literal(str(settings.work_dir / 'spill'))}")
@@ -230,8 +229,12 @@ def validate_file(
         if result.rows_total == 0:
             result.reasons.append("empty_file: the file has no data rows")
         result.reasons += _control_problems(landed, spec, result.rows_total)
-        connection.execute(f"create table typed as {checks.typed_select(spec, set(read.present_columns))}")
+        connection.execute(f"create view typed as {checks.typed_select(spec, set(read.present_columns))}")
+        for statement in checks.id_set_statements(spec):
+            connection.execute(statement)
         connection.execute(f"create table checked as {checks.checked_select(spec)}")
+        connection.execute("drop view typed")
+        connection.execute("drop table raw_input")
         duplicate = _duplicate_key_problem(connection, spec)
         if duplicate:
             result.reasons.append(duplicate)

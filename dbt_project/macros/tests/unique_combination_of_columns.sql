@@ -1,0 +1,14 @@
+{#
+    Generic test: returns each combination of `combination_of_columns` that occurs
+    more than once in `model`.
+#}
+{% test unique_combination_of_columns(model, combination_of_columns) %}
+
+select
+    {{ combination_of_columns | join(', ') }},
+    count(*) as occurrences
+from {{ model }}
+group by {{ combination_of_columns | join(', ') }}
+having count(*) > 1
+
+{% endtest %}

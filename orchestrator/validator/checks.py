@@ -144,11 +144,15 @@ def typed_select(spec: SourceSpec, present: set[str]) -> str:
 
 
 def checked_select(spec: SourceSpec) -> str:
-    """Select from `typed` adding `_errors` and `_warnings`: the rules each row breaks."""
+    """Typed columns from `typed` with `_errors` and `_warnings`: the rules each row breaks."""
     checks = row_checks(spec)
     errors = [check for check in checks if check.severity == "error"]
     warnings = [check for check in checks if check.severity == "warning"]
-    return f"select *, {_failed_list(errors)} as _errors, {_failed_list(warnings)} as _warnings from typed"
+    typed_columns = ", ".join(quote(name) for name in spec.column_names)
+    return (
+        f"select _row_number, {typed_columns}, {_failed_list(errors)} as _errors, "
+        f"{_failed_list(warnings)} as _warnings from typed"
+    )
 
 
 def raw_record_json(spec: SourceSpec) -> str:

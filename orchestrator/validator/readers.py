@@ -90,8 +90,8 @@ def read_csv(connection: duckdb.DuckDBPyConnection, path: Path, spec: SourceSpec
         numbering = "rowid + 1 + (select count(*) from reject_positions p where p.good_before < raw_lines.rowid + 1)"
     else:
         numbering = "rowid + 1"
-    connection.execute(f"create table raw_input as select {numbering} as _row_number, {renamed} from raw_lines")
-    connection.execute("drop table raw_lines")
+    # A view: numbering and renaming cost nothing until the checks read the rows once.
+    connection.execute(f"create view raw_input as select {numbering} as _row_number, {renamed} from raw_lines")
     return ReadResult(
         present_columns=[column.strip().lower() for column in columns],
         rejects=[

@@ -17,7 +17,11 @@ from orchestrator.validator.control_file import ControlFileError, ControlValues,
 from orchestrator.validator.readers import ReadResult, UnreadableFileError, read_into_duckdb
 from orchestrator.validator.sql_macros import install_identifier_macros
 
-_QUARANTINE_TYPES: dict[str, pa.DataType] = {"row_number": pa.int64(), "raw_record": pa.string(), "failed_rules": pa.string()}
+_QUARANTINE_TYPES: dict[str, pa.DataType] = {
+    "row_number": pa.int64(),
+    "raw_record": pa.string(),
+    "failed_rules": pa.string(),
+}
 QUARANTINE_SCHEMA = pa.schema(_QUARANTINE_TYPES)
 
 
@@ -175,8 +179,8 @@ def _stage_good_rows(connection: duckdb.DuckDBPyConnection, spec: SourceSpec, la
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     connection.execute(
-        f"copy (select {columns}, {lineage} from checked where len(_errors) = 0 order by _row_number) "
-        f"to {checks.literal(str(target))} (format parquet, compression zstd)"
+        f"copy (select {columns}, {lineage} from checked where len(_errors) = 0) "
+        f"to {checks.literal(str(target))} (format parquet, compression snappy)"
     )
 
 
@@ -191,8 +195,10 @@ def _row_rule_results(connection: duckdb.DuckDBPyConnection, spec: SourceSpec) -
 
 def _quarantine(connection: duckdb.DuckDBPyConnection, spec: SourceSpec, read: ReadResult) -> pa.Table:
     table = connection.sql(
-        f"select _row_number as row_number, {checks.raw_record_json(spec)} as raw_record, "
-        "cast(to_json(_errors) as varchar) as failed_rules from checked where len(_errors) > 0 order by _row_number"
+        f"with rejected as (select _row_number, _errors from checked where len(_errors) > 0) "
+        f"select rejected._row_number as row_number, {checks.raw_record_json(spec)} as raw_record, "
+        "cast(to_json(rejected._errors) as varchar) as failed_rules "
+        "from rejected join typed on typed._row_number = rejected._row_number order by rejected._row_number"
     ).to_arrow_table()
     rejects = pa.table(
         {
@@ -233,8 +239,6 @@ def validate_file(
         for statement in checks.id_set_statements(spec):
             connection.execute(statement)
         connection.execute(f"create table checked as {checks.checked_select(spec)}")
-        connection.execute("drop view typed")
-        connection.execute("drop table raw_input")
         duplicate = _duplicate_key_problem(connection, spec)
         if duplicate:
             result.reasons.append(duplicate)

@@ -6,8 +6,14 @@ import dataclasses
 import datetime as dt
 import gzip
 import json
+import os
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +22,7 @@ from orchestrator.batch.cycle import run_cycle
 from orchestrator.demo import DemoResult, run_demo
 from orchestrator.extract import write_extract
 from orchestrator.identity import trade_id
+from orchestrator.runbook import replay_file
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
 from orchestrator.storage import read_bytes
@@ -32,7 +39,7 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory, specs: list[SourceSpec])
     return settings, run_demo(settings, specs, DATE, seed=7)
 
 
-def _query(settings: Settings, sql: str) -> list[dict[str, object]]:
+def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
     warehouse = open_warehouse(settings)
     try:
         return warehouse.query(sql)
@@ -128,8 +135,6 @@ def test_replayed_failed_file_is_validated_again(demo_home: tuple[Settings, Demo
     settings, _ = demo_home
     copy = tmp_path / "home"
     shutil.copytree(settings.home, copy)
-    from orchestrator.runbook import replay_file
-
     replayed = replay_file(
         open_buckets(dataclasses.replace(settings, home=copy)), "inbound/unknown_feed/positions_20261120.csv"
     )
@@ -137,3 +142,31 @@ def test_replayed_failed_file_is_validated_again(demo_home: tuple[Settings, Demo
     assert [info.key for info in open_buckets(dataclasses.replace(settings, home=copy)).landing.list()] == [
         "inbound/unknown_feed/positions_20261120.csv"
     ]
+
+
+def _runbook_commands() -> list[str]:
+    text = (REPO / "docs" / "support_runbook.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip().startswith("mdp ")]
+
+
+def test_every_runbook_command_exists_and_succeeds(demo_home: tuple[Settings, DemoResult], tmp_path: Path) -> None:
+    settings, _ = demo_home
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    commands = _runbook_commands()
+    assert len(commands) >= 12
+    for command in commands:
+        arguments = shlex.split(command)
+        completed = subprocess.run(
+            [str(Path(sys.executable).with_name("mdp")), *arguments[1:]],
+            env={**os.environ, "MDP_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        # A cycle that meets a still-broken file exits 1 by design ("some files failed").
+        allowed = (0, 1) if arguments[1] in ("run", "validate") else (0,)
+        assert completed.returncode in allowed, f"{command}: {completed.stderr}"
+        if "--json" in arguments:
+            json.loads(completed.stdout)

@@ -96,8 +96,10 @@ def generate(
 
 
 def _print_files(title: str, files: list[dict[str, Any]]) -> None:
-    columns = ["path", "source", "status", "rows_total", "rows_loaded", "rows_quarantined", "reasons"]
-    print_table(title, [{**f, "reasons": "; ".join(f["reasons"])} for f in files], columns)
+    columns = ["path", "status", "rows_total", "rows_loaded", "rows_quarantined", "checks"]
+    # The check names only; `mdp files show PATH` prints the full messages.
+    rows = [{**f, "checks": ", ".join(reason.split(":", 1)[0] for reason in f["reasons"])} for f in files]
+    print_table(title, rows, columns)
 
 
 @app.command()

@@ -16,8 +16,9 @@ from rich.table import Table
 
 from orchestrator.batch.cycle import Progress as ProgressCallback
 
-stdout = Console()
-stderr = Console(stderr=True)
+# Wide enough for landing paths when output goes to a file or CI log rather than a terminal.
+stdout = Console(width=None if sys.stdout.isatty() else 160)
+stderr = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _default(value: Any) -> Any:

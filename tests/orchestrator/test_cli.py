@@ -1,0 +1,66 @@
+"""CLI behaviour: exit codes, stdout and stderr checked separately."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+MDP = str(Path(sys.executable).with_name("mdp"))
+
+
+def _mdp(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MDP, *arguments], env={**os.environ, "MDP_HOME": str(home)}, capture_output=True, text=True, check=False
+    )
+
+
+def test_replay_of_unknown_file_names_it_and_exits_2(tmp_path: Path) -> None:
+    completed = _mdp(tmp_path, "replay", "venues/executions/nope.csv.gz")
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert "NotReplayableError" in completed.stderr
+    assert "file=venues/executions/nope.csv.gz" in completed.stderr
+
+
+def test_extract_before_first_build_says_what_to_run(tmp_path: Path) -> None:
+    completed = _mdp(tmp_path, "extract", "--date", "2026-11-20")
+    assert completed.returncode == 2
+    assert "run 'mdp run'" in completed.stderr
+
+
+def test_sources_list_json_lists_kind_and_format(tmp_path: Path) -> None:
+    completed = _mdp(tmp_path, "sources", "list", "--json")
+    assert completed.returncode == 0
+    sources = {row["name"]: row for row in json.loads(completed.stdout)}
+    assert sources["murex_trades"]["kind"] == "trade"
+    assert sources["murex_trades"]["format"] == "xml"
+    assert sources["traders"]["kind"] == "reference"
+
+
+def test_empty_landing_validates_cleanly(tmp_path: Path) -> None:
+    completed = _mdp(tmp_path, "validate", "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["files"] == []
+
+
+def test_every_command_has_help(tmp_path: Path) -> None:
+    for command in (
+        ["status"],
+        ["files", "list"],
+        ["files", "show"],
+        ["replay"],
+        ["sources", "list"],
+        ["run"],
+        ["validate"],
+        ["extract"],
+        ["generate"],
+        ["demo"],
+        ["trade-id"],
+        ["specs", "validate"],
+    ):
+        completed = _mdp(tmp_path, *command, "--help")
+        assert completed.returncode == 0, command
+        assert "--json" in completed.stdout, command

@@ -143,15 +143,37 @@ def typed_select(spec: SourceSpec, present: set[str]) -> str:
     return "select " + ", ".join(parts) + " from raw_input"
 
 
+def _any_failed(checks: list[Check]) -> str:
+    if not checks:
+        return "false"
+    return " or ".join(f"({check.fails_when}) is true" for check in checks)
+
+
 def checked_select(spec: SourceSpec) -> str:
-    """Typed columns from `typed` with `_errors` and `_warnings`: the rules each row breaks."""
+    """Typed columns from `typed` with `_failed` (breaks an error rule) and `_warned` (breaks a warning rule).
+
+    Only booleans here: naming the broken rules costs a list per row, so `rule_lists_select` does it
+    for the few flagged rows alone.
+    """
     checks = row_checks(spec)
     errors = [check for check in checks if check.severity == "error"]
     warnings = [check for check in checks if check.severity == "warning"]
     typed_columns = ", ".join(quote(name) for name in spec.column_names)
     return (
-        f"select _row_number, {typed_columns}, {_failed_list(errors)} as _errors, "
-        f"{_failed_list(warnings)} as _warnings from typed"
+        f"select _row_number, {typed_columns}, {_any_failed(errors)} as _failed, "
+        f"{_any_failed(warnings)} as _warned from typed"
+    )
+
+
+def rule_lists_select(spec: SourceSpec) -> str:
+    """For flagged rows only: the error and warning rules each breaks, and its raw values as JSON."""
+    checks = row_checks(spec)
+    errors = [check for check in checks if check.severity == "error"]
+    warnings = [check for check in checks if check.severity == "warning"]
+    return (
+        f"select _row_number, {_failed_list(errors)} as _errors, {_failed_list(warnings)} as _warnings, "
+        f"{raw_record_json(spec)} as raw_record from typed "
+        "where _row_number in (select _row_number from checked where _failed or _warned)"
     )
 
 
@@ -171,4 +193,4 @@ def file_rule_select(spec: SourceSpec) -> str | None:
         f"as {quote(rule.name)}"
         for rule in spec.file_rules
     ]
-    return "select " + ", ".join(parts) + " from checked where len(_errors) = 0"
+    return "select " + ", ".join(parts) + " from checked where not _failed"

@@ -136,7 +136,7 @@ def _duplicate_key_problem(connection: duckdb.DuckDBPyConnection, spec: SourceSp
     key_sql = ", ".join(checks.quote(key) for key in keys)
     rows = connection.execute(
         f"select {key_sql}, list(_row_number order by _row_number)[1:5] as row_numbers, count(*) over () as repeated "
-        f"from checked where len(_errors) = 0 group by {key_sql} having count(*) > 1 "
+        f"from checked where not _failed group by {key_sql} having count(*) > 1 "
         f"order by min(_row_number) limit 3"
     ).fetchall()
     if not rows:
@@ -179,7 +179,7 @@ def _stage_good_rows(connection: duckdb.DuckDBPyConnection, spec: SourceSpec, la
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     connection.execute(
-        f"copy (select {columns}, {lineage} from checked where len(_errors) = 0) "
+        f"copy (select {columns}, {lineage} from checked where not _failed) "
         f"to {checks.literal(str(target))} (format parquet, compression snappy)"
     )
 
@@ -187,18 +187,16 @@ def _stage_good_rows(connection: duckdb.DuckDBPyConnection, spec: SourceSpec, la
 def _row_rule_results(connection: duckdb.DuckDBPyConnection, spec: SourceSpec) -> list[RuleResult]:
     severities = {check.name: check.severity for check in checks.row_checks(spec)}
     counts = connection.execute(
-        "select rule, count(*) from (select unnest(_errors || _warnings) as rule from checked "
-        "where len(_errors) + len(_warnings) > 0) group by rule order by rule"
+        "select rule, count(*) from (select unnest(_errors || _warnings) as rule from flagged) "
+        "group by rule order by rule"
     ).fetchall()
     return [RuleResult(str(rule), "row", severities.get(str(rule), "error"), int(count)) for rule, count in counts]
 
 
 def _quarantine(connection: duckdb.DuckDBPyConnection, spec: SourceSpec, read: ReadResult) -> pa.Table:
     table = connection.sql(
-        f"with rejected as (select _row_number, _errors from checked where len(_errors) > 0) "
-        f"select rejected._row_number as row_number, {checks.raw_record_json(spec)} as raw_record, "
-        "cast(to_json(rejected._errors) as varchar) as failed_rules "
-        "from rejected join typed on typed._row_number = rejected._row_number order by rejected._row_number"
+        "select _row_number as row_number, raw_record, cast(to_json(_errors) as varchar) as failed_rules "
+        "from flagged where len(_errors) > 0 order by _row_number"
     ).to_arrow_table()
     rejects = pa.table(
         {
@@ -239,6 +237,7 @@ def validate_file(
         for statement in checks.id_set_statements(spec):
             connection.execute(statement)
         connection.execute(f"create table checked as {checks.checked_select(spec)}")
+        connection.execute(f"create table flagged as {checks.rule_lists_select(spec)}")
         duplicate = _duplicate_key_problem(connection, spec)
         if duplicate:
             result.reasons.append(duplicate)
@@ -250,8 +249,7 @@ def validate_file(
             return result
         result.quarantine = _quarantine(connection, spec, read)
         counts = connection.execute(
-            "select count(*) filter (where len(_errors) = 0), count(*) filter (where len(_errors) = 0 "
-            "and len(_warnings) > 0) from checked"
+            "select count(*) filter (where not _failed), count(*) filter (where not _failed and _warned) from checked"
         ).fetchone()
         assert counts is not None
         result.rows_loaded, result.rows_warned = int(counts[0]), int(counts[1])

@@ -31,7 +31,7 @@ class Settings:
     """How long a data file waits for its required control file before it fails (MDP_CONTROL_WAIT_MINUTES)."""
     lock_ttl_minutes: int = 180
     """Age after which a cycle lock is considered abandoned by a crashed run (MDP_LOCK_TTL_MINUTES)."""
-    validator_memory_limit: str = "1GB"
+    validator_memory_limit: str = "640MB"
     """DuckDB memory limit while validating one file; larger files spill to disk (MDP_VALIDATOR_MEMORY)."""
 
     @classmethod
@@ -43,7 +43,7 @@ class Settings:
             dbt_project_dir=_project_path("MDP_DBT_PROJECT_DIR", "dbt_project"),
             control_wait_minutes=int(os.environ.get("MDP_CONTROL_WAIT_MINUTES", "60")),
             lock_ttl_minutes=int(os.environ.get("MDP_LOCK_TTL_MINUTES", "180")),
-            validator_memory_limit=os.environ.get("MDP_VALIDATOR_MEMORY", "1GB"),
+            validator_memory_limit=os.environ.get("MDP_VALIDATOR_MEMORY", "640MB"),
         )
 
     @property

@@ -50,9 +50,7 @@ def _landed(path: Path, key: str) -> LandedFile:
 def child_validate(source: str, path: Path, key: str, work: Path) -> dict[str, float | int]:
     """Validate and stage one file; report time, rows and this process's peak memory."""
     spec = find_spec(load_specs(REPO / "source_specs"), source)
-    settings = ValidatorSettings(
-        work_dir=work, reference_lists_dir=REPO / "dbt_project" / "seeds", memory_limit="512MB"
-    )
+    settings = ValidatorSettings(work_dir=work, reference_lists_dir=REPO / "dbt_project" / "seeds")
     started = time.perf_counter()
     result = validate_file(spec, _landed(path, key), settings, work / "staged.parquet")
     seconds = time.perf_counter() - started

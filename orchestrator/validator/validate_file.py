@@ -71,7 +71,7 @@ class ValidatorSettings:
 
     work_dir: Path
     reference_lists_dir: Path
-    memory_limit: str = "1GB"
+    memory_limit: str = "640MB"
     threads: int = 2
 
 
@@ -134,6 +134,11 @@ def _control_problems(landed: LandedFile, spec: SourceSpec, records: int) -> lis
 def _duplicate_key_problem(connection: duckdb.DuckDBPyConnection, spec: SourceSpec) -> str | None:
     keys = [spec.source_id_field] + ([spec.version_field] if spec.version_field else [])
     key_sql = ", ".join(checks.quote(key) for key in keys)
+    counted = connection.execute(
+        f"select count(*) = count(distinct ({key_sql})) from checked where not _failed"
+    ).fetchone()
+    if counted is not None and counted[0]:
+        return None  # the common case, answered by one cheap aggregate
     rows = connection.execute(
         f"select {key_sql}, list(_row_number order by _row_number)[1:5] as row_numbers, count(*) over () as repeated "
         f"from checked where not _failed group by {key_sql} having count(*) > 1 "

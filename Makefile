@@ -8,8 +8,9 @@ MDP := $(BIN)/mdp
 DATE ?= 2026-11-20
 SEED ?= 7
 SOURCE ?= venue_executions
+SERVICES := scripts/services.sh
 
-.PHONY: install lint test run dbt-compile validate-specs test-source bench clean
+.PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +28,17 @@ lint: install ## ruff, mypy --strict, spec validation, generated dbt files up to
 	$(MDP) specs validate
 	$(MDP) specs generate-dbt --check
 
-test: install ## pytest: unit, validator, dbt build + dbt test on DuckDB, end to end
-	$(BIN)/pytest -q
+# One shell, so the trap stops the services whether pytest passes, fails or is interrupted; the recipe returns
+# pytest's exit code.
+test: install ## pytest with the test services up: unit, validator, dbt on DuckDB, emulators, end to end
+	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/pytest -q
+
+services-up: ## Install (once, into ~/.cache/mdp-services) and start the emulators and Kafka; see docs/testing.md
+	$(SERVICES) up
+
+services-down: ## Stop everything services-up started
+	$(SERVICES) down
 
 run: install ## The main job on the embedded default: one generated trading day to the vendor extract
 	$(MDP) demo --date $(DATE) --seed $(SEED)

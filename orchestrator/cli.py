@@ -39,10 +39,11 @@ class State:
     """Options shared by every command."""
 
     home: Path | None = None
+    env: str | None = None
 
 
 def _settings() -> Settings:
-    return Settings.from_env(State.home)
+    return Settings.from_env(State.home, State.env)
 
 
 def _today() -> dt.date:
@@ -54,9 +55,14 @@ def main(
     home: Annotated[
         Path | None, typer.Option("--home", envvar="MDP_HOME", help="Folder of the embedded buckets and warehouse.")
     ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", envvar="MDP_ENV", help="Settings profile: local (default), emulator, int or prod."),
+    ] = None,
 ) -> None:
     """Options for every command."""
     State.home = home
+    State.env = env
     configure_logging()
 
 

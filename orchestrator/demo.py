@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.backends import open_buckets, open_warehouse
+from orchestrator.backends import open_buckets, open_warehouse, reset_environment
 from orchestrator.batch.cycle import CycleReport, Progress, run_cycle
 from orchestrator.extract import ExtractResult, write_extract
 from orchestrator.generator import Faults, generate_source_file, write_unmatched_file
@@ -58,8 +57,7 @@ def run_demo(
     settings: Settings, specs: Sequence[SourceSpec], date: dt.date, seed: int, progress: Progress | None = None
 ) -> DemoResult:
     """Fresh home, one day of files dropped into landing, one cycle, the daily extract."""
-    if settings.home.exists():
-        shutil.rmtree(settings.home)
+    reset_environment(settings)
     buckets = open_buckets(settings)
     with tempfile.TemporaryDirectory(prefix="mdp-demo-") as scratch:
         out_dir = Path(scratch)

@@ -39,7 +39,8 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
         f"from {control('control', 'ingested_files')} group by outcome order by outcome"
     )
     quarantine = warehouse.query(
-        f"select source, count(*) as rows from {control('control', 'quarantined_rows')} group by source order by source"
+        f"select source, count(*) as quarantined_rows from {control('control', 'quarantined_rows')} "
+        "group by source order by source"
     )
     try:
         completeness = warehouse.query(

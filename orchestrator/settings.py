@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.environments import CloudSettings, load_environment
+
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -33,11 +35,18 @@ class Settings:
     """Age after which a cycle lock is considered abandoned by a crashed run (MDP_LOCK_TTL_MINUTES)."""
     validator_memory_limit: str = "640MB"
     """DuckDB memory limit while validating one file; larger files spill to disk (MDP_VALIDATOR_MEMORY)."""
+    env: str = "local"
+    """Settings profile: local, emulator, int or prod (MDP_ENV)."""
+    cloud: CloudSettings | None = None
+    """Buckets, project and endpoints when env is not local."""
 
     @classmethod
-    def from_env(cls, home: Path | None = None) -> Settings:
-        """Settings from arguments, then environment variables, then defaults."""
+    def from_env(cls, home: Path | None = None, env: str | None = None) -> Settings:
+        """Settings from arguments, then environment variables, then defaults; bad settings fail here."""
+        env_name = env or os.environ.get("MDP_ENV", "local")
         return cls(
+            env=env_name,
+            cloud=load_environment(env_name, _project_path("MDP_CONFIG_DIR", "config") / "environments"),
             home=home or Path(os.environ.get("MDP_HOME", ".mdp")),
             specs_dir=_project_path("MDP_SPECS_DIR", "source_specs"),
             dbt_project_dir=_project_path("MDP_DBT_PROJECT_DIR", "dbt_project"),

@@ -50,6 +50,10 @@ class Warehouse(Protocol):
         """The fully qualified name of a table."""
         ...
 
+    def table_columns(self, schema: str, name: str) -> list[str]:
+        """Column names of a table, in order."""
+        ...
+
     def close(self) -> None:
         """Release the connection (DuckDB allows one writing process at a time)."""
         ...

@@ -115,6 +115,15 @@ class DuckDBWarehouse:
         """`schema.name` in the one DuckDB database."""
         return f"{schema}.{name}"
 
+    def table_columns(self, schema: str, name: str) -> list[str]:
+        """Column names of a table, in order."""
+        rows = self._connection.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, name],
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
     def close(self) -> None:
         """Close the connection."""
         self._connection.close()

@@ -1,0 +1,270 @@
+"""The cloud warehouse: BigQuery, loading staged Parquet from GCS with load jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import io
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from google.api_core import exceptions as google_exceptions
+from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
+
+from orchestrator.exceptions import Terminal, Transient
+from orchestrator.specs.model import SourceSpec
+from orchestrator.storage.base import ObjectStore
+from orchestrator.warehouse.base import FileCommit
+from orchestrator.warehouse.control_tables import CONTROL_TABLES, LINEAGE_COLUMNS
+
+BIGQUERY_TYPES = {
+    "string": "STRING",
+    "integer": "INT64",
+    "decimal": "NUMERIC",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+    "boolean": "BOOL",
+}
+
+# Error reasons that a retry cannot fix; every other reason is transient.
+# https://cloud.google.com/bigquery/docs/error-messages
+TERMINAL_ERROR_REASONS = frozenset(
+    {
+        "invalid",
+        "invalidQuery",
+        "notFound",
+        "accessDenied",
+        "billingNotEnabled",
+        "responseTooLarge",
+        "resourcesExceeded",
+    }
+)
+
+# Retries are bounded so a backend that keeps failing surfaces as an error within minutes, not hangs.
+_RETRY = DEFAULT_RETRY.with_timeout(120.0)
+_JOB_RETRY = DEFAULT_JOB_RETRY.with_timeout(120.0)
+
+SCHEMAS = ("raw", "staging", "curation", "consumer", "dimensions", "snapshots", "control")
+_LABEL_CLEAN = re.compile(r"[^a-z0-9_-]")
+
+
+class WarehouseQueryError(Terminal):
+    """BigQuery rejected the request; rerunning unchanged will fail the same way."""
+
+
+class WarehouseUnavailableError(Transient):
+    """BigQuery did not answer or answered with a retryable error."""
+
+
+def _reason(error: google_exceptions.GoogleAPICallError) -> str:
+    errors = getattr(error, "errors", None) or []
+    return str(errors[0].get("reason", "")) if errors else ""
+
+
+def _translate(error: google_exceptions.GoogleAPICallError, what: str) -> Exception:
+    if _reason(error) in TERMINAL_ERROR_REASONS or isinstance(
+        error, google_exceptions.BadRequest | google_exceptions.NotFound | google_exceptions.Forbidden
+    ):
+        return WarehouseQueryError(f"{what}: {error.message}")
+    return WarehouseUnavailableError(f"{what}: {error.message}; the next cycle retries")
+
+
+def _label(value: str) -> str:
+    return _LABEL_CLEAN.sub("_", value.lower())[:63]
+
+
+def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter:
+    if isinstance(value, bool):
+        kind = "BOOL"
+    elif isinstance(value, int):
+        kind = "INT64"
+    elif isinstance(value, float):
+        kind = "FLOAT64"
+    elif isinstance(value, decimal.Decimal):
+        kind = "NUMERIC"
+    elif isinstance(value, dt.datetime):
+        kind = "TIMESTAMP"
+    elif isinstance(value, dt.date):
+        kind = "DATE"
+    else:
+        kind = "STRING"
+    return bigquery.ScalarQueryParameter(name, kind, value)
+
+
+def _schema(columns: Sequence[tuple[str, str]]) -> list[bigquery.SchemaField]:
+    return [bigquery.SchemaField(name, BIGQUERY_TYPES[kind]) for name, kind in columns]
+
+
+class BigQueryWarehouse:
+    """Warehouse on BigQuery datasets named after the layers; small control loads go through a scratch bucket."""
+
+    def __init__(
+        self,
+        client: bigquery.Client,
+        project: str,
+        location: str,
+        scratch: ObjectStore,
+        datasets: Mapping[str, str] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> None:
+        self._client = client
+        self.project = project
+        self.location = location
+        self._scratch = scratch
+        self._datasets = {schema: (datasets or {}).get(schema, schema) for schema in SCHEMAS}
+        self._labels = {"pipeline": "markets-data-pipeline", **{k: _label(v) for k, v in (labels or {}).items()}}
+
+    def table(self, schema: str, name: str) -> str:
+        """`project.dataset.table`, quoted."""
+        return f"`{self.project}.{self._datasets[schema]}.{name}`"
+
+    def _reference(self, schema: str, name: str) -> str:
+        return f"{self.project}.{self._datasets[schema]}.{name}"
+
+    def _ensure_table(
+        self, schema: str, name: str, columns: Sequence[tuple[str, str]], spec: SourceSpec | None
+    ) -> None:
+        wanted = _schema(columns)
+        try:
+            existing = self._client.get_table(self._reference(schema, name))
+        except google_exceptions.NotFound:
+            table = bigquery.Table(self._reference(schema, name), schema=wanted)
+            if spec is not None:
+                table.time_partitioning = bigquery.TimePartitioning(field="_business_date")
+                if spec.cluster_by:
+                    table.clustering_fields = list(spec.cluster_by[:4])
+            self._client.create_table(table, exists_ok=True)
+            return
+        present = {field.name for field in existing.schema}
+        missing = [field for field in wanted if field.name not in present]
+        if missing:
+            existing.schema = [*existing.schema, *missing]
+            self._client.update_table(existing, ["schema"])
+
+    def _ensure_dataset(self, dataset: str) -> None:
+        # Look before creating: the BigQuery emulator answers a second create with a retryable 500, not 409.
+        try:
+            self._client.get_dataset(f"{self.project}.{dataset}")
+        except google_exceptions.NotFound:
+            reference = bigquery.Dataset(f"{self.project}.{dataset}")
+            reference.location = self.location
+            self._client.create_dataset(reference, exists_ok=True)
+
+    def ensure_layout(self, specs: Sequence[SourceSpec]) -> None:
+        """Datasets, control tables and raw tables (partitioned by business date, clustered per spec)."""
+        try:
+            for dataset in self._datasets.values():
+                self._ensure_dataset(dataset)
+            for table, columns in CONTROL_TABLES.items():
+                self._ensure_table("control", table, columns, None)
+            for spec in specs:
+                raw_columns: list[tuple[str, str]] = [(column.name, column.type) for column in spec.columns]
+                self._ensure_table("raw", spec.name, raw_columns + list(LINEAGE_COLUMNS), spec)
+        except google_exceptions.GoogleAPICallError as error:
+            raise _translate(error, "ensure_layout") from error
+
+    def _job_config(self, **labels: str) -> dict[str, Any]:
+        return {"labels": {**self._labels, **{k: _label(v) for k, v in labels.items()}}}
+
+    def _run(self, sql: str, params: Mapping[str, Any] | None = None, **labels: str) -> bigquery.table.RowIterator:
+        config = bigquery.QueryJobConfig(
+            query_parameters=[_parameter(name, value) for name, value in (params or {}).items()],
+            **self._job_config(**labels),
+        )
+        try:
+            return self._client.query(
+                sql, job_config=config, location=self.location, retry=_RETRY, job_retry=_JOB_RETRY
+            ).result()
+        except google_exceptions.GoogleAPICallError as error:
+            raise _translate(error, f"query failed ({sql[:80]}...)") from error
+
+    def _load_parquet(self, uri: str, schema: str, name: str, job_id: str, **labels: str) -> None:
+        """Append a Parquet object; a job id already used means a retry, so the existing job is awaited."""
+        try:
+            # The destination's schema is stated explicitly: the BigQuery emulator cannot infer it from Parquet.
+            config = bigquery.LoadJobConfig(
+                source_format=bigquery.SourceFormat.PARQUET,
+                write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
+                schema=self._client.get_table(self._reference(schema, name)).schema,
+                **self._job_config(**labels),
+            )
+            try:
+                self._client.load_table_from_uri(
+                    uri, self._reference(schema, name), job_id=job_id, job_config=config, location=self.location
+                ).result()
+            except google_exceptions.Conflict:
+                self._client.get_job(job_id, location=self.location).result()
+        except google_exceptions.GoogleAPICallError as error:
+            raise _translate(error, f"load job {job_id} of {uri}") from error
+
+    def _replace_control_rows(self, table: str, file_id: str, rows: pa.Table, run_id: str) -> None:
+        self._run(f"delete from {self.table('control', table)} where file_id = @file_id", {"file_id": file_id})
+        if not rows.num_rows:
+            return
+        buffer = io.BytesIO()
+        pq.write_table(rows, buffer)
+        key = f"_warehouse_loads/{table}/{file_id}-{run_id}.parquet"
+        self._scratch.write_bytes(key, buffer.getvalue())
+        job_id = f"mdp_{table}_{file_id[:24]}_{hashlib.md5(run_id.encode(), usedforsecurity=False).hexdigest()[:12]}"
+        self._load_parquet(self._scratch.uri(key), "control", table, job_id, run_id=run_id)
+        self._scratch.delete(key)
+
+    def commit_file(self, commit: FileCommit) -> None:
+        """Replace the file's raw rows, quarantine and rule results, then record it; each step is idempotent."""
+        run_id = str(commit.ingested_file.get("run_id", ""))
+        name = commit.spec.name
+        attempt = hashlib.md5(run_id.encode(), usedforsecurity=False).hexdigest()[:12]
+        load_job_id = f"mdp_load_{name}_{commit.file_id[:24]}_{attempt}"
+        if commit.staged_uri is not None and not self._load_done(load_job_id):
+            self._run(f"delete from {self.table('raw', name)} where _file_id = @file_id", {"file_id": commit.file_id})
+            self._load_parquet(commit.staged_uri, "raw", name, load_job_id, source=name, run_id=run_id)
+        self._replace_control_rows("quarantined_rows", commit.file_id, commit.quarantine, run_id)
+        self._replace_control_rows("rule_results", commit.file_id, commit.rule_results, run_id)
+        self.insert_rows("ingested_files", [commit.ingested_file])
+
+    def _load_done(self, job_id: str) -> bool:
+        try:
+            job = self._client.get_job(job_id, location=self.location)
+        except google_exceptions.NotFound:
+            return False
+        return bool(job.state == "DONE" and job.error_result is None)
+
+    def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """DML inserts (not streaming), so later reruns may delete or update them."""
+        names = [name for name, _ in CONTROL_TABLES[table]]
+        types = dict(CONTROL_TABLES[table])
+        for row in rows:
+            values = []
+            params: dict[str, Any] = {}
+            for name in names:
+                value = row.get(name)
+                if value is None:
+                    values.append(f"cast(null as {BIGQUERY_TYPES[types[name]]})")
+                else:
+                    params[name] = value
+                    values.append(f"@{name}")
+            self._run(
+                f"insert into {self.table('control', table)} ({', '.join(names)}) values ({', '.join(values)})", params
+            )
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts."""
+        return [dict(row.items()) for row in self._run(sql, params)]
+
+    def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """An Arrow table (REST download; no Storage API client needed)."""
+        table: pa.Table = self._run(sql, params).to_arrow(create_bqstorage_client=False)
+        return table
+
+    def table_columns(self, schema: str, name: str) -> list[str]:
+        """Column names of a table, in order."""
+        return [field.name for field in self._client.get_table(self._reference(schema, name)).schema]
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self._client.close()  # type: ignore[no-untyped-call]

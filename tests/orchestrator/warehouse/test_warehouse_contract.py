@@ -1,0 +1,180 @@
+"""The warehouse contract; DuckDB and BigQuery (the emulator) must both pass it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
+from orchestrator.batch.ingest import RULE_RESULTS_SCHEMA
+from orchestrator.specs import SourceSpec, find_spec
+from orchestrator.storage import LocalFolderStore, ObjectStore
+from orchestrator.warehouse.base import FileCommit, Warehouse
+from orchestrator.warehouse.bigquery_warehouse import SCHEMAS, BigQueryWarehouse
+from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
+from tests import services
+
+Backend = tuple[Warehouse, ObjectStore]
+
+
+@pytest.fixture(params=["duckdb", "bigquery-emulator"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A warehouse and the bucket its staged files come from."""
+    if request.param == "duckdb":
+        embedded = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+        yield embedded, LocalFolderStore(tmp_path / "staging")
+        embedded.close()
+        return
+    new_gcs_store: Callable[[], ObjectStore] = request.getfixturevalue("new_gcs_store")
+    staging = new_gcs_store()
+    project = services.bigquery_project()
+    client = bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
+    )
+    # Datasets unique to the test, so tests sharing one emulator never see each other's rows.
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    warehouse = BigQueryWarehouse(client, project, "US", staging, {schema: prefix + schema for schema in SCHEMAS})
+    yield warehouse, staging
+    warehouse.close()
+
+
+def _staged(spec: SourceSpec, store: ObjectStore, tmp_path: Path, file_id: str, rows: int) -> str:
+    values: dict[str, Any] = {
+        "trade_ref": [f"MX{n:010d}" for n in range(rows)],
+        "version": [1] * rows,
+        "nominal": [pa.scalar(1000, pa.decimal128(38, 9)).as_py()] * rows,
+        "trade_date": [dt.date(2026, 11, 20)] * rows,
+        "exec_time": [dt.datetime(2026, 11, 20, 9, 30)] * rows,
+    }
+    columns = {name: values.get(name, [None] * rows) for name in spec.column_names}
+    types = {column.name: column.type for column in spec.columns}
+    arrow_types = {
+        "string": pa.string(),
+        "integer": pa.int64(),
+        "decimal": pa.decimal128(38, 9),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us"),
+        "boolean": pa.bool_(),
+    }
+    table = pa.table({name: pa.array(columns[name], arrow_types[types[name]]) for name in spec.column_names})
+    lineage: dict[str, pa.Array[Any]] = {
+        "_file_id": pa.array([file_id] * rows),
+        "_landing_key": pa.array(["murex/trades/MX_TRADES_20261120_001.xml"] * rows),
+        "_source_row_number": pa.array(range(1, rows + 1), pa.int64()),
+        "_business_date": pa.array([dt.date(2026, 11, 20)] * rows, pa.date32()),
+        "_ingested_at": pa.array([dt.datetime(2026, 11, 20, 18)] * rows, pa.timestamp("us")),
+    }
+    for name, array in lineage.items():
+        table = table.append_column(name, array)
+    local = tmp_path / f"{file_id}.parquet"
+    pq.write_table(table, local)
+    store.upload_file(local, f"murex_trades/{file_id}.parquet")
+    return store.uri(f"murex_trades/{file_id}.parquet")
+
+
+def _commit(spec: SourceSpec, file_id: str, uri: str, quarantined: int) -> FileCommit:
+    quarantine = pa.table(
+        {
+            "file_id": pa.array([file_id] * quarantined),
+            "source": pa.array([spec.name] * quarantined),
+            "landing_key": pa.array(["murex/trades/MX_TRADES_20261120_001.xml"] * quarantined),
+            "run_id": pa.array(["run-1"] * quarantined),
+            "quarantined_at": pa.array([dt.datetime(2026, 11, 20, 18)] * quarantined, pa.timestamp("us")),
+            "row_number": pa.array(range(1, quarantined + 1), pa.int64()),
+            "raw_record": pa.array(['{"trade_ref": "bad"}'] * quarantined),
+            "failed_rules": pa.array(['["regex:trade_ref"]'] * quarantined),
+        }
+    )
+    return FileCommit(
+        spec=spec,
+        file_id=file_id,
+        staged_uri=uri,
+        quarantine=quarantine,
+        rule_results=RULE_RESULTS_SCHEMA.empty_table(),
+        ingested_file={
+            "file_id": file_id,
+            "source": spec.name,
+            "outcome": "loaded",
+            "run_id": "run-1",
+            "business_date": dt.date(2026, 11, 20),
+            "rows_loaded": 3,
+        },
+    )
+
+
+def test_layout_is_idempotent_and_adds_new_columns(backend: Backend, specs: list[SourceSpec]) -> None:
+    warehouse, _ = backend
+    spec = find_spec(specs, "traders")
+    warehouse.ensure_layout([spec])
+    wider = dataclasses.replace(spec, columns=(*spec.columns, dataclasses.replace(spec.columns[1], name="nickname")))
+    warehouse.ensure_layout([wider])
+    # Checked in the table's schema: the BigQuery emulator cannot query a column added after creation.
+    columns = warehouse.table_columns("raw", "traders")
+    assert columns.count("nickname") == 1
+    assert columns[: len(spec.columns)] == list(spec.column_names)
+    assert warehouse.query(f"select trader_id from {warehouse.table('raw', 'traders')}") == []
+
+
+def test_commit_loads_once_however_often_it_runs(backend: Backend, specs: list[SourceSpec], tmp_path: Path) -> None:
+    warehouse, staging = backend
+    spec = find_spec(specs, "murex_trades")
+    warehouse.ensure_layout([spec])
+    uri = _staged(spec, staging, tmp_path, "f" * 64, rows=3)
+    warehouse.commit_file(_commit(spec, "f" * 64, uri, quarantined=2))
+    again = _commit(spec, "f" * 64, uri, quarantined=2)
+    warehouse.commit_file(dataclasses.replace(again, ingested_file={**again.ingested_file, "run_id": "run-2"}))
+    raw = warehouse.query(
+        f"select count(*) as n, count(distinct _source_row_number) as distinct_rows, max(trade_ref) as last_ref "
+        f"from {warehouse.table('raw', 'murex_trades')} where _file_id = @file_id",
+        {"file_id": "f" * 64},
+    )
+    assert raw[0]["n"] == 3
+    assert raw[0]["distinct_rows"] == 3
+    assert raw[0]["last_ref"] == "MX0000000002"
+    quarantined = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'quarantined_rows')}")
+    assert quarantined[0]["n"] == 2
+
+
+def test_control_rows_round_trip_with_typed_parameters(backend: Backend, specs: list[SourceSpec]) -> None:
+    warehouse, _ = backend
+    warehouse.ensure_layout([])
+    started = dt.datetime(2026, 11, 20, 10, 15, 0)
+    warehouse.insert_rows(
+        "validation_runs",
+        [{"run_id": "r-1", "started_at": started, "status": "success", "files_loaded": 4, "dbt_status": None}],
+    )
+    rows = warehouse.query(
+        f"select run_id, files_loaded, dbt_status from {warehouse.table('control', 'validation_runs')} "
+        "where started_at = @started and run_id = @run_id",
+        {"started": started, "run_id": "r-1"},
+    )
+    assert rows == [{"run_id": "r-1", "files_loaded": 4, "dbt_status": None}]
+    table = warehouse.query_arrow(f"select run_id from {warehouse.table('control', 'validation_runs')}")
+    assert table.column("run_id").to_pylist() == ["r-1"]
+
+
+def test_decimals_survive_the_load(
+    request: pytest.FixtureRequest, backend: Backend, specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    if "bigquery-emulator" in request.node.name:
+        # goccy/bigquery-emulator v0.8.1 reads Parquet DECIMAL(38,9) (16-byte fixed-length, what DuckDB and
+        # BigQuery itself write for NUMERIC) as 0; INT64-backed decimals load correctly. Real BigQuery is fine.
+        request.applymarker(pytest.mark.xfail(strict=True, reason="emulator reads FLBA Parquet decimals as 0"))
+    warehouse, staging = backend
+    spec = find_spec(specs, "murex_trades")
+    warehouse.ensure_layout([spec])
+    warehouse.commit_file(_commit(spec, "e" * 64, _staged(spec, staging, tmp_path, "e" * 64, rows=3), quarantined=0))
+    rows = warehouse.query(f"select sum(nominal) as nominal from {warehouse.table('raw', 'murex_trades')}")
+    assert rows[0]["nominal"] == 3000

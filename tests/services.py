@@ -1,0 +1,74 @@
+"""Addresses of the test services that `make services-up` starts (scripts/services.sh), read from the environment.
+
+A test that needs a service calls one of these; when the variable is missing the test fails with
+`ServicesNotUpError`, it never skips: a green run means every integration test talked to its service.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "ServicesNotUpError",
+    "bigquery_emulator_host",
+    "bigquery_project",
+    "firestore_emulator_host",
+    "kafka_bootstrap_servers",
+    "pubsub_emulator_host",
+    "pubsub_project",
+    "storage_emulator_host",
+]
+
+
+class ServicesNotUpError(RuntimeError):
+    """A test needs a service whose address is not in the environment."""
+
+    def __init__(self, variable: str, service: str) -> None:
+        super().__init__(
+            f"{variable} is not set, so this test cannot reach {service}: run `make services-up`, then "
+            '`eval "$(scripts/services.sh env)"` in the shell that runs pytest (`make test` does both)'
+        )
+        self.variable = variable
+        self.service = service
+
+
+def _require(variable: str, service: str) -> str:
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        raise ServicesNotUpError(variable, service)
+    return value
+
+
+def storage_emulator_host() -> str:
+    """fake-gcs-server's base URL, e.g. `http://127.0.0.1:24443` (STORAGE_EMULATOR_HOST)."""
+    return _require("STORAGE_EMULATOR_HOST", "fake-gcs-server")
+
+
+def bigquery_emulator_host() -> str:
+    """The BigQuery emulator's REST base URL, for `client_options={"api_endpoint": ...}` (BIGQUERY_EMULATOR_HOST)."""
+    return _require("BIGQUERY_EMULATOR_HOST", "the BigQuery emulator")
+
+
+def bigquery_project() -> str:
+    """The project the BigQuery emulator serves (MDP_BIGQUERY_PROJECT)."""
+    return _require("MDP_BIGQUERY_PROJECT", "the BigQuery emulator")
+
+
+def pubsub_emulator_host() -> str:
+    """The Pub/Sub emulator's `host:port`, no scheme (PUBSUB_EMULATOR_HOST)."""
+    return _require("PUBSUB_EMULATOR_HOST", "the Pub/Sub emulator")
+
+
+def pubsub_project() -> str:
+    """The project for Pub/Sub topics and subscriptions on the emulator (PUBSUB_PROJECT_ID)."""
+    return _require("PUBSUB_PROJECT_ID", "the Pub/Sub emulator")
+
+
+def firestore_emulator_host() -> str:
+    """The Firestore emulator's `host:port`, no scheme (FIRESTORE_EMULATOR_HOST)."""
+    return _require("FIRESTORE_EMULATOR_HOST", "the Firestore emulator")
+
+
+def kafka_bootstrap_servers() -> str:
+    """The Kafka broker's `host:port` list for `bootstrap.servers` (KAFKA_BOOTSTRAP_SERVERS)."""
+    return _require("KAFKA_BOOTSTRAP_SERVERS", "the Kafka broker")

@@ -43,9 +43,12 @@ services-down: ## Stop everything services-up started
 run: install ## The main job on the embedded default: one generated trading day to the vendor extract
 	$(MDP) demo --date $(DATE) --seed $(SEED)
 
-dbt-compile: install ## Compile every dbt model
-	MDP_WAREHOUSE_PATH=$$(mktemp -d)/compile.duckdb $(BIN)/dbt compile --project-dir dbt_project \
-		--profiles-dir dbt_project --target local --target-path $$(mktemp -d) --log-path $$(mktemp -d)
+dbt-compile: install ## Compile every dbt model for BigQuery, through the emulator: no Google credentials needed
+	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(SERVICES) up && eval "$$($(SERVICES) env)" && \
+	MDP_BQ_ENDPOINT=$$BIGQUERY_EMULATOR_HOST MDP_BQ_PROJECT=$$MDP_BIGQUERY_PROJECT $(BIN)/dbt compile \
+		--project-dir dbt_project --profiles-dir dbt_project --target emulator \
+		--target-path $$(mktemp -d) --log-path $$(mktemp -d)
 
 validate-specs: install ## Check every source spec against the JSON Schema
 	$(MDP) specs validate

@@ -94,12 +94,12 @@ def _archive_staging(buckets: Buckets, prefix: str) -> None:
 def validate_landing(
     settings: Settings,
     specs: Sequence[SourceSpec],
+    buckets: Buckets,
     run_id: str,
     started_at: dt.datetime,
     progress: Progress | None = None,
 ) -> list[FileOutcome]:
     """Validate and load everything in landing (no dbt); the caller holds the lock."""
-    buckets = open_buckets(settings)
     warehouse = open_warehouse(settings)
     try:
         warehouse.ensure_layout(specs)
@@ -161,7 +161,7 @@ def run_cycle(
     buckets = open_buckets(settings)
     with cycle_lock(buckets.staging, run_id, settings.lock_ttl_minutes):
         try:
-            report.files = validate_landing(settings, specs, run_id, started_at, progress)
+            report.files = validate_landing(settings, specs, buckets, run_id, started_at, progress)
             if not validate_only:
                 generate_dbt_files(specs, settings.dbt_project_dir)
                 if progress:

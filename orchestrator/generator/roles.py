@@ -16,20 +16,12 @@ from sqlglot import exp
 from orchestrator.generator.exceptions import GeneratorError
 from orchestrator.specs.model import Column, SourceSpec
 from orchestrator.specs.sql_guard import check_expression, referenced_columns
+from orchestrator.warehouse.control_tables import DUCKDB_TYPES
 
 EVENTS = ("NEW", "AMEND", "CANCEL")
 SIDES = ("BUY", "SELL")
 CATEGORICAL_ROLES = {"event_type": EVENTS, "side": SIDES}
 NUMERIC_ROLES = ("trade_version", "quantity", "price")
-
-DUCKDB_TYPES = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "decimal": "DECIMAL(38,9)",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-    "boolean": "BOOLEAN",
-}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from orchestrator.specs.model import Column, SourceSpec
 from orchestrator.specs.sql_guard import check_expression
 from orchestrator.validator.sql_macros import CHECK_DIGIT_MACROS
+from orchestrator.warehouse.control_tables import DUCKDB_TYPES
 
 RAW_PREFIX = "__raw__"
 
@@ -39,12 +40,9 @@ def typed_expression(column: Column, source: str) -> str:
     """Cast raw text to the column's type; NULL when it does not parse."""
     if column.type == "string":
         return source
-    if column.type == "integer":
-        return f"try_cast({source} as bigint)"
-    if column.type == "decimal":
-        return f"try_cast({source} as decimal(38, 9))"
-    if column.type == "boolean":
-        return f"try_cast({source} as boolean)"
+    if column.type in ("integer", "decimal", "boolean"):
+        # The raw tables' types, so staged Parquet loads without conversion.
+        return f"try_cast({source} as {DUCKDB_TYPES[column.type]})"
     fmt = literal(column.format or "")
     parsed = f"try_strptime({source}, {fmt})"
     if column.format and "%z" in column.format.lower():

@@ -10,7 +10,8 @@ SEED ?= 7
 SOURCE ?= venue_executions
 SERVICES := scripts/services.sh
 
-.PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench clean
+.PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench bench-streaming \
+	bench-reporter tf-check k8s-check docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +59,24 @@ test-source: install ## Smoke-test one source: SOURCE=name
 
 bench: install ## Validator throughput and memory against DuckDB's own floor
 	$(BIN)/python scripts/bench_validator.py
+
+# The lane benchmarks start the test services themselves and stop them afterwards, like `make test`.
+bench-streaming: install ## Bridge throughput against the Kafka and Pub/Sub ceilings, end-to-end latency, kill-run loss
+	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/python scripts/bench_streaming.py
+
+bench-reporter: install ## Regulatory reporter latency (publish to regulator acknowledgement) at increasing rates
+	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/python scripts/bench_reporter.py
+
+tf-check: ## Terraform: format check, parse and validate, checkov with no failed HIGH or CRITICAL checks
+	scripts/tf_check.sh
+
+k8s-check: ## Kubernetes: render each kustomize overlay and validate it with kubeconform
+	scripts/k8s_check.sh
+
+docs: install ## The dbt documentation site (lineage graph) under .mdp/dbt-docs
+	scripts/build_docs.sh
 
 clean:
 	rm -rf .mdp bench/results .pytest_cache .mypy_cache .ruff_cache

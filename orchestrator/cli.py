@@ -13,6 +13,7 @@ from orchestrator import runbook
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.cycle import run_cycle
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
+from orchestrator.delivery.cli import register as register_delivery_commands
 from orchestrator.demo import run_demo
 from orchestrator.exceptions import MdpError
 from orchestrator.extract import ExtractFormat, write_extract
@@ -22,6 +23,9 @@ from orchestrator.settings import Settings
 from orchestrator.smoke import smoke_test_source
 from orchestrator.specs import check_specs, find_spec, load_specs
 from orchestrator.specs.dbt_codegen import generate_dbt_files, stale_dbt_files
+from orchestrator.watch.cli import register as register_watch_commands
+from regulatory_reporter.cli import register as register_reporter_commands
+from streaming.cli import register as register_streaming_commands
 
 app = typer.Typer(help="Markets Data Pipeline: batch lane commands and the on-call runbook.", no_args_is_help=True)
 specs_app = typer.Typer(help="Check and use source specs.", no_args_is_help=True)
@@ -376,6 +380,13 @@ def trade_id_command(
         )
     else:
         typer.echo(value)
+
+
+# The other lanes and operations keep their commands beside their code.
+register_delivery_commands(app)
+register_watch_commands(app)
+register_streaming_commands(app)
+register_reporter_commands(app)
 
 
 def run() -> None:

@@ -1,0 +1,3 @@
+"""Vendor delivery of the daily extract."""
+
+__all__: list[str] = []

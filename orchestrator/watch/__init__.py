@@ -1,0 +1,3 @@
+"""Event-driven pickup of landed files."""
+
+__all__: list[str] = []

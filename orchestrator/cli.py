@@ -19,6 +19,7 @@ from orchestrator.exceptions import MdpError
 from orchestrator.extract import ExtractFormat, write_extract
 from orchestrator.generator import Faults, generate_source_file
 from orchestrator.identity import trade_id
+from orchestrator.report.cli import register as register_report_commands
 from orchestrator.settings import Settings
 from orchestrator.smoke import smoke_test_source
 from orchestrator.specs import check_specs, find_spec, load_specs
@@ -26,6 +27,7 @@ from orchestrator.specs.dbt_codegen import generate_dbt_files, stale_dbt_files
 from orchestrator.watch.cli import register as register_watch_commands
 from regulatory_reporter.cli import register as register_reporter_commands
 from streaming.cli import register as register_streaming_commands
+from streaming.spec import check_stream_specs, is_stream_spec_path
 
 app = typer.Typer(help="Markets Data Pipeline: batch lane commands and the on-call runbook.", no_args_is_help=True)
 specs_app = typer.Typer(help="Check and use source specs.", no_args_is_help=True)
@@ -208,15 +210,21 @@ def specs_validate(
 ) -> None:
     """Check specs against the JSON Schema and their own logic; print file, YAML path and message per error."""
     settings = _settings()
-    specs, problems = check_specs(settings.specs_dir, paths or [])
+    # Stream specs (source_specs/streaming/) follow their own schema; both kinds are checked unless paths pick one.
+    stream_paths = [p for p in paths or [] if is_stream_spec_path(p)]
+    batch_paths = [p for p in paths or [] if not is_stream_spec_path(p)]
+    specs, problems = check_specs(settings.specs_dir, batch_paths) if batch_paths or not paths else ([], [])
+    streams, stream_problems = (
+        check_stream_specs(settings.specs_dir, stream_paths) if stream_paths or not paths else ([], [])
+    )
+    problems += stream_problems
+    valid = [s.name for s in specs] + [s.name for s in streams]
     if as_json:
-        print_json(
-            {"valid": [s.name for s in specs], "errors": [{"file": f, "path": p, "message": m} for f, p, m in problems]}
-        )
+        print_json({"valid": valid, "errors": [{"file": f, "path": p, "message": m} for f, p, m in problems]})
     else:
         for file, path, message in problems:
             typer.echo(f"{file}: {path}: {message}", err=True)
-        typer.echo(f"{len(specs)} spec(s) valid, {len(problems)} error(s)")
+        typer.echo(f"{len(valid)} spec(s) valid, {len(problems)} error(s)")
     raise typer.Exit(1 if problems else 0)
 
 
@@ -385,6 +393,7 @@ def trade_id_command(
 # The other lanes and operations keep their commands beside their code.
 register_delivery_commands(app)
 register_watch_commands(app)
+register_report_commands(app)
 register_streaming_commands(app)
 register_reporter_commands(app)
 

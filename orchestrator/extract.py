@@ -142,19 +142,16 @@ def _parquet(table: pa.Table, scratch: Path) -> bytes:
 def window_rows(warehouse: Warehouse, date: dt.date) -> pa.Table:
     """The extract window's rows in a stable order."""
     start = date - dt.timedelta(days=WINDOW_DAYS - 1)
-    columns = ", ".join(EXTRACT_COLUMNS)
-    try:
-        return warehouse.query_arrow(
-            f"select {columns} from {warehouse.table('consumer', 'markets_extract')} "
-            "where trade_date between @start and @end order by trade_id",
-            {"start": start, "end": date},
+    if not warehouse.table_columns("consumer", "markets_extract"):
+        raise ExtractSourceMissingError(
+            "consumer.markets_extract does not exist yet: run 'mdp run' (a cycle with dbt) first"
         )
-    except Exception as error:
-        if "markets_extract" in str(error):
-            raise ExtractSourceMissingError(
-                "consumer.markets_extract does not exist yet: run 'mdp run' (a cycle with dbt) first"
-            ) from error
-        raise
+    columns = ", ".join(EXTRACT_COLUMNS)
+    return warehouse.query_arrow(
+        f"select {columns} from {warehouse.table('consumer', 'markets_extract')} "
+        "where trade_date between @start and @end order by trade_id",
+        {"start": start, "end": date},
+    )
 
 
 def write_extract(

@@ -5,6 +5,7 @@
 #   pubsub     gcloud's Pub/Sub emulator
 #   firestore  gcloud's Firestore emulator
 #   kafka      a single-node KRaft broker from Apache Kafka's jars on Maven Central
+# and installs the Debian packages of the servers tests start privately (openssh-server, chromium).
 #
 # Usage: scripts/services.sh up|down|status|env
 #   up      install what is missing into the cache, start every service, wait until each answers,
@@ -49,7 +50,9 @@ KAFKA_CONTROLLER_PORT=${MDP_KAFKA_CONTROLLER_PORT:-29093}
 SERVICES=(gcs bigquery pubsub firestore kafka)
 
 GCS_DIR=$CACHE/gcs/$FAKE_GCS_WRAPPER_VERSION
-BIGQUERY_DIR=$CACHE/bigquery/$BIGQUERY_EMULATOR_VERSION
+# Keyed by the sources too: a change to the shims in main.go rebuilds.
+BIGQUERY_SOURCES_HASH=$(cat "$HELPERS"/bigquery-emulator/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)
+BIGQUERY_DIR=$CACHE/bigquery/$BIGQUERY_EMULATOR_VERSION-$BIGQUERY_SOURCES_HASH
 KAFKA_DIR=$CACHE/kafka/$KAFKA_VERSION-log4j-$LOG4J_VERSION
 ENV_FILE=$RUN/services.env
 
@@ -107,7 +110,7 @@ go_env() { # Go state stays in the cache: a second build reuses its modules and 
 }
 
 install_bigquery() {
-    local what="bigquery (goccy/bigquery-emulator $BIGQUERY_EMULATOR_VERSION)"
+    local what="bigquery (goccy/bigquery-emulator $BIGQUERY_EMULATOR_VERSION with the shims in main.go)"
     if installed "$BIGQUERY_DIR"; then
         say "$what: already installed"
         return
@@ -115,10 +118,9 @@ install_bigquery() {
     command -v go >/dev/null || die "$what: needs Go 1.25 or later on PATH"
     begin_install "$BIGQUERY_DIR" "$what"
     say "$what: a cold build takes 4 to 6 minutes on 2 cores"
-    cp "$HELPERS/bigquery-emulator/go.mod" "$HELPERS/bigquery-emulator/go.sum" \
-        "$HELPERS/bigquery-emulator/tools.go" "$BIGQUERY_DIR/"
-    (cd "$BIGQUERY_DIR" && go_env go build -o "$BIGQUERY_DIR/bin/bigquery-emulator" \
-        github.com/goccy/bigquery-emulator/cmd/bigquery-emulator) >"$BIGQUERY_DIR/install.log" 2>&1 ||
+    cp "$HELPERS"/bigquery-emulator/{go.mod,go.sum,main.go} "$BIGQUERY_DIR/"
+    (cd "$BIGQUERY_DIR" && go_env go build -o "$BIGQUERY_DIR/bin/bigquery-emulator" .) \
+        >"$BIGQUERY_DIR/install.log" 2>&1 ||
         install_failed "$BIGQUERY_DIR" "$what"
     end_install "$BIGQUERY_DIR" "$what"
 }
@@ -187,6 +189,8 @@ install_all() {
     install_bigquery
     install_kafka
     check_gcloud_emulators
+    # The private servers tests start themselves (sshd for vendor delivery, headless Chromium for the report).
+    "$HELPERS/install_debian_packages.sh"
     if ((INSTALLED_SOMETHING == 0)); then
         say "nothing to install (cache: $CACHE)"
     fi

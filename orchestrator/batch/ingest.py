@@ -317,10 +317,14 @@ def sweep_orphan_control(info: ObjectInfo, context: IngestContext) -> bool:
     """Finish moving a control file whose data file an interrupted run already handled; True if moved."""
     folder, _, name = info.key.rpartition("/")
     stem = name.split(".", 1)[0]
+    # Only a record written after this control file landed is its data file's: a corrected file resent under
+    # the same name, control first, must wait for its own data file rather than follow the old record.
+    landed_at = dt.datetime.fromtimestamp(info.updated_at_epoch, dt.UTC).replace(tzinfo=None)
     rows = context.warehouse.query(
         f"select outcome from {context.warehouse.table('control', 'ingested_files')} "
-        "where starts_with(landing_key, @prefix) and landing_key <> @key order by processed_at desc limit 1",
-        {"prefix": f"{folder}/{stem}." if folder else f"{stem}.", "key": info.key},
+        "where starts_with(landing_key, @prefix) and landing_key <> @key and processed_at >= @landed_at "
+        "order by processed_at desc limit 1",
+        {"prefix": f"{folder}/{stem}." if folder else f"{stem}.", "key": info.key, "landed_at": landed_at},
     )
     if not rows:
         return False  # its data file has not arrived yet: keep waiting

@@ -10,6 +10,17 @@ import pyarrow as pa
 
 from orchestrator.specs.model import SourceSpec
 
+STREAM_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("subscription_name", "string"),
+    ("message_id", "string"),
+    ("publish_time", "timestamp"),
+    ("data", "string"),
+    ("attributes", "string"),
+    ("_ingested_at", "timestamp"),
+)
+"""Columns of a `raw.<stream>_stream` table: what a BigQuery subscription writes with `write_metadata` (data as
+UTF-8 text, attributes as a JSON object), plus when the row reached the warehouse (UTC)."""
+
 
 @dataclass(frozen=True)
 class FileCommit:
@@ -38,6 +49,10 @@ class Warehouse(Protocol):
         """Append rows to a control table (`control.<name>`)."""
         ...
 
+    def append_stream_messages(self, table: str, messages: pa.Table) -> None:
+        """Append Pub/Sub messages (STREAM_COLUMNS) to `raw.<table>`, creating it if missing; durable on return."""
+        ...
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a query and return its rows as dicts."""
         ...
@@ -51,7 +66,7 @@ class Warehouse(Protocol):
         ...
 
     def table_columns(self, schema: str, name: str) -> list[str]:
-        """Column names of a table, in order."""
+        """Column names of a table, in order; empty when it does not exist."""
         ...
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ import decimal
 import hashlib
 import io
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from orchestrator.exceptions import Terminal, Transient
 from orchestrator.specs.model import SourceSpec
 from orchestrator.storage.base import ObjectStore
-from orchestrator.warehouse.base import FileCommit
+from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit
 from orchestrator.warehouse.control_tables import CONTROL_TABLES, LINEAGE_COLUMNS
 
 BIGQUERY_TYPES = {
@@ -210,7 +211,8 @@ class BigQueryWarehouse:
         pq.write_table(rows, buffer)
         key = f"_warehouse_loads/{table}/{file_id}-{run_id}.parquet"
         self._scratch.write_bytes(key, buffer.getvalue())
-        job_id = f"mdp_{table}_{file_id[:24]}_{hashlib.md5(run_id.encode(), usedforsecurity=False).hexdigest()[:12]}"
+        # Fresh for every replacement: the delete above just removed what an earlier job with a reused id loaded.
+        job_id = f"mdp_{table}_{file_id[:24]}_{uuid.uuid4().hex[:12]}"
         self._load_parquet(self._scratch.uri(key), "control", table, job_id, run_id=run_id)
         self._scratch.delete(key)
 
@@ -218,7 +220,9 @@ class BigQueryWarehouse:
         """Replace the file's raw rows, quarantine and rule results, then record it; each step is idempotent."""
         run_id = str(commit.ingested_file.get("run_id", ""))
         name = commit.spec.name
-        attempt = hashlib.md5(run_id.encode(), usedforsecurity=False).hexdigest()[:12]
+        # The same file, run and table give the same job id, so a retried commit finds the finished load.
+        target = f"{self._reference('raw', name)}|{run_id}"
+        attempt = hashlib.md5(target.encode(), usedforsecurity=False).hexdigest()[:12]
         load_job_id = f"mdp_load_{name}_{commit.file_id[:24]}_{attempt}"
         if commit.staged_uri is not None and not self._load_done(load_job_id):
             self._run(f"delete from {self.table('raw', name)} where _file_id = @file_id", {"file_id": commit.file_id})
@@ -252,6 +256,32 @@ class BigQueryWarehouse:
                 f"insert into {self.table('control', table)} ({', '.join(names)}) values ({', '.join(values)})", params
             )
 
+    def append_stream_messages(self, table: str, messages: pa.Table) -> None:
+        """Streaming inserts with message ids as row ids (BigQuery drops a retried row, best effort); creates
+        `raw.<table>` on first use. In the cloud a BigQuery subscription writes these tables instead."""
+        rows = [
+            {name: value.isoformat() if isinstance(value, dt.datetime) else value for name, value in row.items()}
+            for row in messages.to_pylist()
+        ]
+        reference = self._reference("raw", table)
+        for start in range(0, len(rows), 1000):
+            chunk = rows[start : start + 1000]
+            try:
+                try:
+                    errors = self._client.insert_rows_json(
+                        reference, chunk, row_ids=[row["message_id"] for row in chunk], retry=_RETRY
+                    )
+                except google_exceptions.NotFound:
+                    self._ensure_dataset(self._datasets["raw"])
+                    self._ensure_table("raw", table, STREAM_COLUMNS, None)
+                    errors = self._client.insert_rows_json(
+                        reference, chunk, row_ids=[row["message_id"] for row in chunk], retry=_RETRY
+                    )
+            except google_exceptions.GoogleAPICallError as error:
+                raise _translate(error, f"streaming insert into raw.{table}") from error
+            if errors:
+                raise WarehouseQueryError(f"table=raw.{table}: {len(errors)} rows rejected, first: {errors[0]}")
+
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts."""
         return [dict(row.items()) for row in self._run(sql, params)]
@@ -262,8 +292,12 @@ class BigQueryWarehouse:
         return table
 
     def table_columns(self, schema: str, name: str) -> list[str]:
-        """Column names of a table, in order."""
-        return [field.name for field in self._client.get_table(self._reference(schema, name)).schema]
+        """Column names of a table, in order; empty when it does not exist."""
+        try:
+            table = self._client.get_table(self._reference(schema, name))
+        except google_exceptions.NotFound:
+            return []
+        return [field.name for field in table.schema]
 
     def close(self) -> None:
         """Close the HTTP session."""

@@ -67,6 +67,49 @@ CONTROL_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("nodes_skipped", "integer"),
         ("message", "string"),
     ),
+    # One row per file per `mdp deliver` attempt (orchestrator/delivery; docs/vendor_delivery.md).
+    "extract_deliveries": (
+        ("delivery_id", "string"),
+        ("business_date", "date"),
+        ("target", "string"),
+        ("file_name", "string"),
+        ("role", "string"),
+        ("extract_key", "string"),
+        ("size_bytes", "integer"),
+        ("sha256", "string"),
+        ("status", "string"),
+        ("reason", "string"),
+        ("started_at", "timestamp"),
+        ("finished_at", "timestamp"),
+    ),
+    # Audit mirror of the regulatory reporter's ledger (the ledger itself is Firestore, where create-if-absent is
+    # atomic): appended by `mdp reporter mirror`, one row per ledger change; dbt keeps the latest per event_id.
+    "regulatory_submissions": (
+        ("event_id", "string"),
+        ("state", "string"),
+        ("event_type", "string"),
+        ("event_at", "timestamp"),
+        ("received_at", "timestamp"),
+        ("submitted_at", "timestamp"),
+        ("dead_lettered_at", "timestamp"),
+        ("regulator_reference", "string"),
+        ("latency_ms", "integer"),
+        ("attempts", "integer"),
+        ("replays", "integer"),
+        ("reason", "string"),
+        ("updated_at", "timestamp"),
+        ("mirrored_at", "timestamp"),
+    ),
+    "regulatory_dead_letter": (
+        ("event_id", "string"),
+        ("event_type", "string"),
+        ("event_at", "timestamp"),
+        ("dead_lettered_at", "timestamp"),
+        ("attempts", "integer"),
+        ("reason", "string"),
+        ("updated_at", "timestamp"),
+        ("mirrored_at", "timestamp"),
+    ),
 }
 
 DUCKDB_TYPES = {

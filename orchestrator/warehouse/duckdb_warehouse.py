@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from orchestrator.exceptions import Transient
 from orchestrator.specs.model import SourceSpec
-from orchestrator.warehouse.base import FileCommit
+from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit
 from orchestrator.warehouse.control_tables import CONTROL_TABLES, DUCKDB_TYPES, LINEAGE_COLUMNS, duckdb_control_ddl
 
 SCHEMAS = ("raw", "staging", "curation", "consumer", "dimensions", "snapshots", "control")
@@ -95,6 +95,17 @@ class DuckDBWarehouse:
         """Append control rows."""
         if rows:
             self._insert(self._connection, table, rows)
+
+    def append_stream_messages(self, table: str, messages: pa.Table) -> None:
+        """Append stream messages in one transaction, creating `raw.<table>` on first use."""
+        body = ", ".join(f'"{name}" {DUCKDB_TYPES[kind]}' for name, kind in STREAM_COLUMNS)
+        self._connection.execute("create schema if not exists raw")
+        self._connection.execute(f'create table if not exists raw."{table}" ({body})')
+        self._connection.register("incoming_messages", messages)
+        try:
+            self._connection.execute(f'insert into raw."{table}" by name select * from incoming_messages')
+        finally:
+            self._connection.unregister("incoming_messages")
 
     @staticmethod
     def _translate(sql: str) -> str:

@@ -178,3 +178,9 @@ def test_decimals_survive_the_load(
     warehouse.commit_file(_commit(spec, "e" * 64, _staged(spec, staging, tmp_path, "e" * 64, rows=3), quarantined=0))
     rows = warehouse.query(f"select sum(nominal) as nominal from {warehouse.table('raw', 'murex_trades')}")
     assert rows[0]["nominal"] == 3000
+
+
+def test_a_missing_table_has_no_columns(backend: Backend, specs: list[SourceSpec]) -> None:
+    warehouse, _ = backend
+    warehouse.ensure_layout([find_spec(specs, "traders")])
+    assert warehouse.table_columns("raw", "no_such_table") == []

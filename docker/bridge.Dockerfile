@@ -1,0 +1,35 @@
+# The Kafka -> Pub/Sub bridge: `mdp bridge run` (GKE Deployment). /healthz and /metrics on port 8080.
+# Build from the repository root: docker build -f docker/bridge.Dockerfile -t mdp-bridge .
+#
+# The base image is pinned to an exact release tag; the release job resolves it to a digest when it pushes.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# --- build: a venv with the locked dependencies, then our package without touching them ------------------------
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+COPY requirements.lock .
+RUN pip install pip==25.3 && pip install -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY orchestrator orchestrator
+COPY streaming streaming
+COPY regulatory_reporter regulatory_reporter
+RUN pip install --no-deps . && python -m compileall -q /opt/venv
+
+# --- runtime -----------------------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+RUN groupadd --system --gid 10001 mdp && useradd --system --uid 10001 --gid mdp --home-dir /var/run/mdp mdp
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+# Settings profiles and the stream specs (source_specs/streaming) are read from the working directory.
+COPY config config
+COPY source_specs source_specs
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+USER 10001:10001
+EXPOSE 8080
+ENTRYPOINT ["mdp"]
+CMD ["bridge", "run"]

@@ -1,0 +1,4 @@
+output "database" {
+  description = "Name of the ledger database."
+  value       = google_firestore_database.ledger.name
+}

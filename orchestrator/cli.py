@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator import runbook
-from orchestrator.backends import open_buckets, open_warehouse
-from orchestrator.batch.cycle import run_cycle
+from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_target
+from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
+from orchestrator.dbt_runner import run_dbt
 from orchestrator.delivery.cli import register as register_delivery_commands
 from orchestrator.demo import run_demo
 from orchestrator.exceptions import MdpError
@@ -358,6 +359,87 @@ def files_show(
         [{**r, "failed_rules": ", ".join(r["failed_rules"])} for r in detail["quarantined_rows"]],
         ["row_number", "failed_rules", "raw_record"],
     )
+
+
+DaysOption = Annotated[int, typer.Option("--days", min=1, help="Days in the window, ending at --date.")]
+
+
+def _read_warehouse(read: Any) -> Any:
+    settings = _settings()
+    warehouse = open_warehouse(settings)
+    try:
+        return read(warehouse, settings)
+    finally:
+        warehouse.close()
+
+
+@app.command()
+def completeness(date: DateOption = None, days: DaysOption = 1, as_json: JsonOption = False) -> None:
+    """Each expected source per business date: files loaded, late, failed and its status (ON_TIME, LATE, ...)."""
+    rows = _read_warehouse(lambda warehouse, _: runbook.completeness(warehouse, _date(date), days))
+    if as_json:
+        print_json({"date": _date(date).isoformat(), "days": days, "sources": rows})
+    else:
+        print_table(f"source completeness, {days} day(s) to {_date(date)}", rows)
+
+
+@app.command()
+def anomalies(date: DateOption = None, days: DaysOption = 7, as_json: JsonOption = False) -> None:
+    """Sources whose daily row count is far from their trailing history or outside their spec's typical range."""
+    rows = _read_warehouse(lambda warehouse, _: runbook.anomalies(warehouse, _date(date), days))
+    if as_json:
+        print_json({"date": _date(date).isoformat(), "days": days, "anomalies": rows})
+    else:
+        print_table(f"row-count anomalies, {days} day(s) to {_date(date)}", rows)
+
+
+@app.command()
+def rebuild(
+    select: Annotated[str, typer.Option("--select", help="dbt selection, e.g. 'trades_enriched+' or 'tag:control'.")],
+    as_of: Annotated[
+        dt.datetime | None, typer.Option("--as-of", formats=["%Y-%m-%d"], help="Business date dbt builds for.")
+    ] = None,
+    full_refresh: Annotated[bool, typer.Option(help="Reprocess every trade through the merge.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Rerun `dbt build` for a selection of models and their tests, without validating files."""
+    settings = _settings()
+    result = run_dbt(
+        settings,
+        warehouse_dbt_target(settings),
+        ["build", "--select", *select.split()],
+        dbt_variables(_date(as_of), full_refresh),
+    )
+    if as_json:
+        print_json(result.as_row("rebuild"))
+    else:
+        typer.echo(f"dbt build --select {select}: {result.status} ({result.message})")
+    if result.status != "success":
+        raise typer.Exit(2)
+
+
+@app.command()
+def reconciliation(date: DateOption = None, as_json: JsonOption = False) -> None:
+    """Regulatory events due on a date: SUBMITTED on time, LATE, MISSED, DEAD_LETTERED, PENDING, and every breach."""
+    report = _read_warehouse(lambda warehouse, _: runbook.reconciliation(warehouse, _date(date)))
+    if as_json:
+        print_json(report)
+    else:
+        print_table(f"regulatory reconciliation, deadlines on {_date(date)}", report["by_status"])
+        print_table("breaches (late, missed, dead-lettered)", report["breaches"])
+
+
+@app.command("namespace-check")
+def namespace_check_command(as_json: JsonOption = False) -> None:
+    """The trade-id namespace in code and dbt agree, and stored trade ids equal the ids recomputed from their keys."""
+    report = _read_warehouse(lambda warehouse, settings: runbook.namespace_check(warehouse, settings.dbt_project_dir))
+    if as_json:
+        print_json(report)
+    else:
+        print_table("namespace", [{k: v for k, v in report.items() if k != "trade_id_mismatches"}])
+        print_table("trade id mismatches", report["trade_id_mismatches"])
+    if not report["ok"]:
+        raise typer.Exit(2)
 
 
 @app.command()

@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
+
+import yaml
 
 from orchestrator.backends import Buckets
 from orchestrator.exceptions import FileNotFoundInStoreError, Terminal
+from orchestrator.identity import MARKETS_NAMESPACE, trade_id
 from orchestrator.specs import SourceSpec
 from orchestrator.storage import move_object, read_bytes
 from orchestrator.warehouse.base import Warehouse
@@ -42,14 +46,13 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
         f"select source, count(*) as quarantined_rows from {control('control', 'quarantined_rows')} "
         "group by source order by source"
     )
-    try:
+    completeness = []
+    if warehouse.table_columns("control", "source_completeness"):  # the dbt model exists after the first build
         completeness = warehouse.query(
             f"select source, business_date, status from {control('control', 'source_completeness')} "
             "where business_date = @as_of and status <> 'ON_TIME' order by source",
             {"as_of": as_of},
         )
-    except Exception:  # the dbt model does not exist before the first build
-        completeness = []
     return {
         "as_of": as_of.isoformat(),
         "last_cycles": [_jsonable(row) for row in runs],
@@ -141,3 +144,96 @@ def replay_file(buckets: Buckets, path: str) -> dict[str, Any]:
             move_object(buckets.failed, info.key, buckets.landing, info.key)
             moved.append(info.key)
     return {"replayed": moved, "next_step": "run 'mdp run' (or wait for the hourly cycle) to validate them again"}
+
+
+class ModelNotBuiltError(Terminal):
+    """A control model the command reads has not been built yet."""
+
+    def __init__(self, model: str, build: str = "mdp run") -> None:
+        self.model = model
+        super().__init__(f"model={model}: not built yet; run '{build}' first")
+
+
+def _control_model_rows(warehouse: Warehouse, model: str, columns: str, start: dt.date, end: dt.date) -> list[Any]:
+    if not warehouse.table_columns("control", model):
+        raise ModelNotBuiltError(f"control.{model}")
+    rows = warehouse.query(
+        f"select {columns} from {warehouse.table('control', model)} "
+        "where business_date between @start and @end order by business_date, source",
+        {"start": start, "end": end},
+    )
+    return [_jsonable(row) for row in rows]
+
+
+def completeness(warehouse: Warehouse, date: dt.date, days: int) -> list[dict[str, Any]]:
+    """Each expected source per business date in the window, with its files and its timeliness status."""
+    start = date - dt.timedelta(days=days - 1)
+    columns = "source, business_date, deadline_at, files_loaded, files_late, files_failed, rows_loaded, status"
+    return _control_model_rows(warehouse, "source_completeness", columns, start, date)
+
+
+def anomalies(warehouse: Warehouse, date: dt.date, days: int) -> list[dict[str, Any]]:
+    """Row-count anomalies per source and business date in the window (flagged rows only)."""
+    start = date - dt.timedelta(days=days - 1)
+    columns = (
+        "source, business_date, files_loaded, rows_loaded, trailing_mean_rows, rows_z_score, "
+        "is_z_score_anomaly, is_outside_typical_rows"
+    )
+    rows = _control_model_rows(warehouse, "row_count_anomalies", columns + ", is_anomaly", start, date)
+    return [{k: v for k, v in row.items() if k != "is_anomaly"} for row in rows if row["is_anomaly"]]
+
+
+def _dbt_namespace(dbt_project_dir: Path) -> str | None:
+    project = yaml.safe_load((dbt_project_dir / "dbt_project.yml").read_text())
+    value = (project.get("vars") or {}).get("markets_namespace")
+    return str(value) if value is not None else None
+
+
+def namespace_check(warehouse: Warehouse, dbt_project_dir: Path, sample: int = 1000) -> dict[str, Any]:
+    """The namespace in code and in dbt agree, and stored trade ids equal the ids Python computes from their keys."""
+    dbt_namespace = _dbt_namespace(dbt_project_dir)
+    mismatches: list[dict[str, Any]] = []
+    checked = 0
+    if warehouse.table_columns("curation", "trades_enriched"):
+        rows = warehouse.query(
+            f"select trade_id, domain, source_system, source_trade_id "
+            f"from {warehouse.table('curation', 'trades_enriched')} order by trade_id limit {int(sample)}"
+        )
+        checked = len(rows)
+        mismatches = [
+            row
+            for row in rows
+            if row["trade_id"] != trade_id(row["domain"], row["source_system"], row["source_trade_id"])
+        ]
+    return {
+        "python_namespace": MARKETS_NAMESPACE,
+        "dbt_namespace": dbt_namespace,
+        "namespaces_agree": dbt_namespace == MARKETS_NAMESPACE,
+        "trades_checked": checked,
+        "trade_id_mismatches": mismatches[:20],
+        "ok": dbt_namespace == MARKETS_NAMESPACE and not mismatches,
+    }
+
+
+def reconciliation(warehouse: Warehouse, date: dt.date) -> dict[str, Any]:
+    """Regulatory events whose deadline falls on a date: counts per reconciliation status and every breach."""
+    model = "regulatory_reconciliation"
+    if not warehouse.table_columns("control", model):
+        raise ModelNotBuiltError(f"control.{model}", "mdp rebuild --select tag:regulatory")
+    table = warehouse.table("control", model)
+    window = "deadline_at >= @start and deadline_at < @end"
+    params = {
+        "start": dt.datetime.combine(date, dt.time()),
+        "end": dt.datetime.combine(date, dt.time()) + dt.timedelta(days=1),
+    }
+    counts = warehouse.query(
+        f"select reconciliation_status, count(*) as events from {table} where {window} "
+        "group by reconciliation_status order by reconciliation_status",
+        params,
+    )
+    breaches = warehouse.query(
+        f"select event_id, reconciliation_status, deadline_at, minutes_to_submit from {table} "
+        f"where {window} and is_breach order by deadline_at, event_id",
+        params,
+    )
+    return {"date": date.isoformat(), "by_status": counts, "breaches": [_jsonable(row) for row in breaches]}

@@ -64,3 +64,32 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         completed = _mdp(tmp_path, *command, "--help")
         assert completed.returncode == 0, command
         assert "--json" in completed.stdout, command
+
+
+def test_completeness_before_first_build_names_the_model_and_exits_2(tmp_path: Path) -> None:
+    completed = _mdp(tmp_path, "completeness", "--date", "2026-11-20")
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert "model=control.source_completeness: not built yet; run 'mdp run' first" in completed.stderr
+
+
+def test_namespace_check_fails_when_dbt_and_code_disagree(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    project = tmp_path / "dbt_project"
+    project.mkdir()
+    text = (repo / "dbt_project" / "dbt_project.yml").read_text()
+    (project / "dbt_project.yml").write_text(text.replace("markets_namespace: bank-markets", "markets_namespace: x"))
+    agreeing = _mdp(tmp_path / "home", "namespace-check", "--json")
+    assert agreeing.returncode == 0, agreeing.stderr
+    assert json.loads(agreeing.stdout)["namespaces_agree"] is True
+    completed = subprocess.run(
+        [MDP, "namespace-check", "--json"],
+        env={**os.environ, "MDP_HOME": str(tmp_path / "home"), "MDP_DBT_PROJECT_DIR": str(project)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    report = json.loads(completed.stdout)
+    assert report["dbt_namespace"] == "x"
+    assert report["ok"] is False

@@ -2,9 +2,277 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from orchestrator.backends import open_warehouse
+from orchestrator.console import print_json, print_table
+from orchestrator.settings import Settings
+from streaming import runbook
+from streaming.bridge import run_bridge
+from streaming.exceptions import StreamSettingError
+from streaming.load import StreamLoader
+from streaming.pubsub import (
+    BatchSettings,
+    close,
+    ensure_subscription,
+    ensure_topic,
+    publisher_client,
+    subscriber_client,
+)
+from streaming.settings import BridgeSettings, LoadSettings
+from streaming.spec import find_stream_spec, load_stream_specs
+
+bridge_app = typer.Typer(help="The Kafka -> Pub/Sub bridge of the streaming lane.", no_args_is_help=True)
+stream_app = typer.Typer(
+    help="Streaming lane runbook: streams, the hourly build, lag, sequence gaps.", no_args_is_help=True
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+StreamArgument = Annotated[str, typer.Argument(help="Stream spec name (source_specs/streaming/<name>.yaml).")]
+ProjectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--project",
+        envvar=["MDP_PUBSUB_PROJECT", "PUBSUB_PROJECT_ID"],
+        help="Google Cloud project of the Pub/Sub topics and subscriptions.",
+    ),
+]
+CreateOption = Annotated[
+    bool,
+    typer.Option(
+        "--create-missing",
+        envvar="MDP_STREAM_CREATE_MISSING",
+        help="Create missing Pub/Sub topics and subscriptions (emulators; Terraform owns them in the cloud).",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this lane's commands to the `mdp` application."""
-    del app
+    app.add_typer(bridge_app, name="bridge")
+    app.add_typer(stream_app, name="stream")
+    app.command("stream-load")(stream_load)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """Settings from the root command's --home and --env (or their environment variables)."""
+    root = ctx.find_root().params
+    home: Path | None = root.get("home")
+    env: str | None = root.get("env")
+    return Settings.from_env(home, env)
+
+
+def _project(project: str | None) -> str:
+    if not project:
+        raise StreamSettingError(
+            "setting 'project' is missing: pass --project or set MDP_PUBSUB_PROJECT (or PUBSUB_PROJECT_ID)"
+        )
+    return project
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C): the service drains and exits."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+@bridge_app.command("run")
+def bridge_run(
+    ctx: typer.Context,
+    stream: StreamArgument,
+    bootstrap_servers: Annotated[
+        str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka brokers, host:port[,host:port].")
+    ],
+    project: ProjectOption = None,
+    group_id: Annotated[
+        str | None, typer.Option(envvar="MDP_BRIDGE_GROUP_ID", help="Consumer group (default: the spec's).")
+    ] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option(envvar="MDP_BRIDGE_INSTANCE_ID", help="Static membership id, e.g. the pod name."),
+    ] = None,
+    session_timeout_ms: Annotated[
+        int, typer.Option(envvar="MDP_BRIDGE_SESSION_TIMEOUT_MS", min=6000, help="Group session timeout.")
+    ] = 45_000,
+    max_in_flight: Annotated[
+        int,
+        typer.Option(
+            envvar="MDP_BRIDGE_MAX_IN_FLIGHT", min=1, help="Messages beyond the confirmed commit, at most (pause)."
+        ),
+    ] = 50_000,
+    max_in_flight_bytes: Annotated[
+        int,
+        typer.Option(envvar="MDP_BRIDGE_MAX_IN_FLIGHT_BYTES", min=1, help="Bytes awaiting Pub/Sub, at most (pause)."),
+    ] = 256_000_000,
+    batch_latency_ms: Annotated[
+        int, typer.Option(envvar="MDP_BRIDGE_BATCH_LATENCY_MS", min=1, help="Longest wait of a publish batch.")
+    ] = 50,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(envvar="MDP_BRIDGE_METRICS_PORT", help="Serve /metrics and /healthz on this port."),
+    ] = None,
+    create_missing: CreateOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Bridge a stream's Kafka topics to Pub/Sub until SIGTERM; then finish publishes, commit and exit 0."""
+    settings = _settings(ctx)
+    spec = find_stream_spec(settings.specs_dir, stream)
+    bridge_settings = BridgeSettings(
+        bootstrap_servers=bootstrap_servers,
+        project=_project(project),
+        group_id=group_id,
+        instance_id=instance_id,
+        session_timeout_ms=session_timeout_ms,
+        max_in_flight_messages=max_in_flight,
+        max_in_flight_bytes=max_in_flight_bytes,
+        batch=BatchSettings(max_latency_s=batch_latency_ms / 1000),
+        metrics_port=metrics_port,
+        create_topics=create_missing,
+    )
+    report = run_bridge(spec, bridge_settings, _stop_on_signals())
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        print_table(f"bridge {stream}", [{**report.as_dict(), "committed": len(report.committed)}])
+
+
+def stream_load(
+    ctx: typer.Context,
+    stream: StreamArgument,
+    project: ProjectOption = None,
+    subscription: Annotated[
+        str | None, typer.Option(envvar="MDP_STREAM_SUBSCRIPTION", help="Subscription id (default: the spec's).")
+    ] = None,
+    batch_messages: Annotated[int, typer.Option(min=1, help="Messages per warehouse write, at most.")] = 5000,
+    batch_wait: Annotated[float, typer.Option(min=0.05, help="Seconds a batch collects messages.")] = 1.0,
+    idle_exit: Annotated[
+        float | None, typer.Option(min=0.0, help="Exit once the subscription has been empty this many seconds.")
+    ] = None,
+    create_missing: CreateOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Land a stream's subscription in raw.<stream>_stream, acknowledging only written messages (no BigQuery
+    subscription: locally and on emulators)."""
+    settings = _settings(ctx)
+    spec = find_stream_spec(settings.specs_dir, stream)
+    load_settings = LoadSettings(
+        project=_project(project),
+        subscription=subscription,
+        batch_messages=batch_messages,
+        batch_wait_s=batch_wait,
+        idle_exit_s=idle_exit,
+        create_subscription=create_missing,
+    )
+    subscriber = subscriber_client()
+    try:
+        path = subscriber.subscription_path(load_settings.project, load_settings.subscription or spec.subscription)
+        if load_settings.create_subscription:
+            publisher = publisher_client()
+            topic = publisher.topic_path(load_settings.project, spec.pubsub_topic)
+            ensure_topic(publisher, topic)
+            ensure_subscription(subscriber, path, topic)
+            close(publisher)
+        loader = StreamLoader(
+            spec.name,
+            subscriber,
+            path,
+            spec.raw_table,
+            lambda: open_warehouse(settings),
+            load_settings.batch_messages,
+            load_settings.batch_wait_s,
+        )
+        report = loader.run(_stop_on_signals(), load_settings.idle_exit_s)
+    finally:
+        close(subscriber)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        print_table(f"stream-load {stream}", [report.as_dict()])
+
+
+@stream_app.command("list")
+def stream_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Every stream spec: Kafka topics, Pub/Sub topics, raw table."""
+    rows = [
+        {
+            "name": spec.name,
+            "kafka_topics": ", ".join(spec.kafka_topics),
+            "consumer_group": spec.consumer_group,
+            "pubsub_topic": spec.pubsub_topic,
+            "dead_letter_topic": spec.dead_letter_topic,
+            "subscription": spec.subscription,
+            "raw_table": f"raw.{spec.raw_table}",
+        }
+        for spec in load_stream_specs(_settings(ctx).specs_dir)
+    ]
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("streams", rows)
+
+
+@stream_app.command("build")
+def stream_build(
+    ctx: typer.Context,
+    lookback_hours: Annotated[
+        int, typer.Option(min=1, help="Hours before the newest curated hour that the merge reprocesses.")
+    ] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """The hourly streaming build: `dbt build --select tag:streaming` (dedupe, merge, gaps, lag)."""
+    result = runbook.build_streaming_models(_settings(ctx), {"stream_lookback_hours": lookback_hours})
+    payload = {"command": result.command, "status": result.status, "message": result.message}
+    if as_json:
+        print_json(payload)
+    else:
+        typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
+
+
+@stream_app.command("lag")
+def stream_lag(
+    ctx: typer.Context,
+    hours: Annotated[int, typer.Option(min=1, help="Ingested hours to cover, up to the latest.")] = 3,
+    as_json: JsonOption = False,
+) -> None:
+    """Minutes from event to warehouse per partition (control.streaming_lag, as of the last build)."""
+    warehouse = open_warehouse(_settings(ctx))
+    try:
+        rows = runbook.lag(warehouse, hours)
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("stream lag", rows)
+
+
+@stream_app.command("gaps")
+def stream_gaps(
+    ctx: typer.Context,
+    severity: Annotated[str, typer.Option(help="Lowest severity shown: LOW, MEDIUM, HIGH or CRITICAL.")] = "LOW",
+    confirmed_only: Annotated[bool, typer.Option(help="Only gaps past the grace period.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Missing sequence ranges per source and partition (control.streaming_sequence_gaps, as of the last build)."""
+    if severity not in runbook.SEVERITIES:
+        raise typer.BadParameter(f"must be one of {', '.join(runbook.SEVERITIES)}", param_hint="--severity")
+    warehouse = open_warehouse(_settings(ctx))
+    try:
+        rows = runbook.gaps(warehouse, severity, confirmed_only)
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("sequence gaps", rows)

@@ -1,0 +1,22 @@
+{#
+    Returns a SELECT of every message in a raw stream table (a dbt source with the
+    BigQuery-subscription columns), or, while the stream has landed nothing yet and
+    the table does not exist, an empty SELECT with the same columns: a warehouse
+    without the stream still builds the streaming models.
+#}
+{% macro stream_source(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- if execute and load_relation(relation) is none %}
+    select
+        cast(null as {{ dbt.type_string() }}) as subscription_name,
+        cast(null as {{ dbt.type_string() }}) as message_id,
+        cast(null as {{ dbt.type_timestamp() }}) as publish_time,
+        cast(null as {{ dbt.type_string() }}) as data,
+        cast(null as {{ dbt.type_string() }}) as attributes,
+        cast(null as {{ dbt.type_timestamp() }}) as _ingested_at
+    from (select 1 as no_stream_yet) as empty_stream
+    where 1 = 0
+    {%- else %}
+    select * from {{ relation }}
+    {%- endif -%}
+{%- endmacro %}

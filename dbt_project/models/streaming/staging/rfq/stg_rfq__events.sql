@@ -1,0 +1,61 @@
+{#-
+    At-least-once delivery lands an event more than once (redelivered messages,
+    republished after a bridge crash): keep its first copy by ingestion time.
+-#}
+
+with
+
+rfq_messages as (
+
+    {{ stream_source('raw_streams', 'rfq_stream') }}
+
+),
+
+rfq_messages_parsed as (
+
+    select
+        -- ids
+        {{ json_text('data', 'event_id') }} as event_id,
+        {{ json_text('data', 'rfq_id') }} as rfq_id,
+        message_id,
+        {{ json_text('data', 'client_lei') }} as client_lei,
+        {{ json_text('data', 'dealer_id') }} as dealer_id,
+
+        -- strings
+        {{ json_text('attributes', 'source') }} as source,
+        {{ json_text('attributes', 'schema_version') }} as schema_version,
+        {{ json_text('attributes', 'kafka_topic') }} as kafka_topic,
+        {{ json_text('data', 'event_type') }} as event_type,
+        {{ json_text('data', 'isin') }} as isin,
+        {{ json_text('data', 'side') }} as side,
+        {{ json_text('data', 'currency') }} as currency,
+        {{ json_text('data', 'platform_mic') }} as platform_mic,
+
+        -- numerics
+        cast({{ json_text('attributes', 'kafka_partition') }} as {{ dbt.type_bigint() }}) as kafka_partition,
+        cast({{ json_text('attributes', 'kafka_offset') }} as {{ dbt.type_bigint() }}) as kafka_offset,
+        cast({{ json_text('data', 'sequence') }} as {{ dbt.type_bigint() }}) as sequence_number,
+        cast({{ json_text('data', 'quantity') }} as {{ type_decimal() }}) as quantity,
+        cast({{ json_text('data', 'price') }} as {{ type_decimal() }}) as price,
+
+        -- timestamps
+        {{ iso_timestamp_utc(json_text('data', 'event_at')) }} as event_at,
+        {{ timestamp_from_epoch_ms(json_text('attributes', 'kafka_timestamp')) }} as kafka_produced_at,
+        publish_time as published_at,
+        _ingested_at as ingested_at
+
+    from rfq_messages
+
+),
+
+rfq_events_deduplicated as (
+
+    {{ latest_row_per_key(
+        'rfq_messages_parsed',
+        'event_id',
+        ['ingested_at asc', 'published_at asc', 'message_id asc']
+    ) }}
+
+)
+
+select * from rfq_events_deduplicated

@@ -1,0 +1,24 @@
+-- Each curated rfq event is the copy staging keeps, the first delivered by ingestion time (no exceptions).
+
+with
+
+rfq_events as (
+
+    select * from {{ ref('rfq_events') }}
+
+),
+
+stg_rfq__events as (
+
+    select * from {{ ref('stg_rfq__events') }}
+
+)
+
+select
+    rfq_events.event_id,
+    rfq_events.message_id as curated_message_id,
+    stg_rfq__events.message_id as first_delivered_message_id
+from rfq_events
+inner join stg_rfq__events
+    on rfq_events.event_id = stg_rfq__events.event_id
+where rfq_events.message_id != stg_rfq__events.message_id

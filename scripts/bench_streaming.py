@@ -1,0 +1,346 @@
+"""Benchmark the streaming lane against its raw ceilings on this machine, in one run (`make bench-streaming`).
+
+1. Kafka ceiling: librdkafka consuming a backlog alone, with the bridge's consumer settings.
+2. Pub/Sub ceiling: the bridge's batching publisher alone, same batching, same messages (built beforehand).
+3. The bridge's sustained rate over the same backlog; `bridge_ratio` = bridge rate / the lower ceiling.
+4. End to end at 2,000 msg/s: producer -> `mdp bridge run` -> Pub/Sub -> `mdp stream-load` -> DuckDB raw table;
+   latency per message = when its row was written (`_ingested_at`) - its Kafka timestamp (producer create time).
+5. A kill run: `mdp bridge run` killed with SIGKILL at random moments of a backlog and restarted; `lost_messages`
+   counts Kafka offsets that never reached Pub/Sub.
+
+Needs the test services (`make bench-streaming` starts them). Writes bench/results/streaming.json; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import queue
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from confluent_kafka import Consumer, Producer  # noqa: E402 - the repository root must be importable first
+
+from streaming.bridge import Bridge  # noqa: E402
+from streaming.kafka import consumer_config  # noqa: E402
+from streaming.messages import MessageRouter  # noqa: E402
+from streaming.pubsub import BatchPublisher, BatchSettings, PublishBatch, close, publisher_client  # noqa: E402
+from streaming.settings import BridgeSettings  # noqa: E402
+from streaming.spec import StreamSpec  # noqa: E402
+from tests.streaming.support import (  # noqa: E402
+    MDP,
+    Collector,
+    committed_total,
+    create_topic,
+    end_offsets,
+    free_port,
+    fresh_stream_spec,
+    produce,
+    rfq_event,
+    rfq_messages,
+    stream_specs_dir,
+    stream_topics,
+    unique,
+)
+
+RESULTS = REPO / "bench" / "results" / "streaming.json"
+PARTITIONS = 4
+E2E_RATE_MSGS = 2000
+TARGETS = {"min_bridge_ratio": 0.8, "max_e2e_p99_s": 5.0, "e2e_rate_msgs": E2E_RATE_MSGS, "max_lost_messages": 0}
+
+
+def _environment() -> tuple[str, str]:
+    for variable in ("KAFKA_BOOTSTRAP_SERVERS", "PUBSUB_EMULATOR_HOST", "PUBSUB_PROJECT_ID"):
+        if not os.environ.get(variable):
+            sys.exit(f"{variable} is not set: run `make bench-streaming`, or `make services-up` and export its env")
+    return os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["PUBSUB_PROJECT_ID"]
+
+
+def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
+    """Messages per second librdkafka hands to Python, with the bridge's consumer settings and batch size."""
+    config = consumer_config(bootstrap, unique("bench-consume-"), None, 45_000, lambda error, partitions: None)
+    consumer = Consumer(config)
+    consumer.subscribe([topic])
+    seen, started = 0, 0.0
+    try:
+        while seen < count:
+            messages = consumer.consume(1000, 1.0)
+            if messages and not started:
+                started = time.perf_counter()
+            seen += sum(1 for m in messages if m.error() is None)
+        return count / (time.perf_counter() - started)
+    finally:
+        consumer.close()
+
+
+def pubsub_ceiling(project: str, count: int, sample: list[bytes]) -> float:
+    """Messages per second the bridge's publisher gets acknowledged, messages and attributes built beforehand."""
+    client = publisher_client()
+    topic = client.topic_path(project, unique("bench-publish-"))
+    client.create_topic(name=topic)
+    router = MessageRouter(fresh_stream_spec())
+    outgoing = [
+        router.route(sample[n % len(sample)], b"RFQ", "bench", n % PARTITIONS, n, 1_795_400_000_000 + n)
+        for n in range(count)
+    ]
+    completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
+    settings = BatchSettings()
+    with ThreadPoolExecutor(max_workers=2 * settings.concurrency) as workers:
+        publisher: BatchPublisher[int] = BatchPublisher(client, topic, workers, completions, settings)
+        acknowledged = 0
+        started = time.perf_counter()
+        for number, message in enumerate(outgoing):
+            publisher.add(message, number)
+            if number % 1000 == 999:
+                publisher.pump()
+                while True:  # settle without blocking, as the bridge does between consumes
+                    try:
+                        batch = completions.get_nowait()
+                    except queue.Empty:
+                        break
+                    settled = publisher.settle(batch)
+                    acknowledged += len(settled.tokens) if settled else 0
+        publisher.flush()
+        while acknowledged < count:
+            publisher.pump()
+            try:
+                batch = completions.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            settled = publisher.settle(batch)
+            acknowledged += len(settled.tokens) if settled else 0
+        rate = count / (time.perf_counter() - started)
+    close(client)
+    return rate
+
+
+def client_library_ceiling(project: str, count: int, sample: list[bytes]) -> float:
+    """For reference: google-cloud-pubsub's own batching publisher with the same limits, a future per message."""
+    import google.cloud.pubsub_v1 as pubsub_v1  # type: ignore[import-untyped]
+
+    settings = BatchSettings()
+    client = pubsub_v1.PublisherClient(
+        batch_settings=pubsub_v1.types.BatchSettings(
+            max_messages=settings.max_messages, max_bytes=settings.max_bytes, max_latency=settings.max_latency_s
+        )
+    )
+    topic = client.topic_path(project, unique("bench-client-"))
+    client.create_topic(name=topic)
+    router = MessageRouter(fresh_stream_spec())
+    outgoing = [router.route(sample[n % len(sample)], b"RFQ", "bench", 0, n, 1_795_400_000_000) for n in range(count)]
+    done = threading.Semaphore(0)
+    started = time.perf_counter()
+    for message in outgoing:
+        client.publish(topic, message.data, **message.attributes).add_done_callback(lambda _: done.release())
+    for _ in range(count):
+        done.acquire()
+    rate = count / (time.perf_counter() - started)
+    client.stop()
+    return rate
+
+
+def bridge_rate(bootstrap: str, project: str, topic: str, count: int) -> float:
+    """Messages per second the bridge moves from a backlog to Pub/Sub acknowledgements, default settings."""
+    spec = fresh_stream_spec(kafka_topics=(topic,))
+    client = publisher_client()
+    for name in (spec.pubsub_topic, spec.dead_letter_topic):
+        client.create_topic(name=client.topic_path(project, name))
+    bridge = Bridge(spec, BridgeSettings(bootstrap_servers=bootstrap, project=project), client)
+    stop = threading.Event()
+    runner = threading.Thread(target=bridge.run, args=(stop,))
+    runner.start()
+    started = 0.0
+    while bridge.report.published < count:
+        if not started and bridge.report.consumed:
+            started = time.perf_counter()
+        time.sleep(0.01)
+    rate = count / (time.perf_counter() - started)
+    stop.set()
+    runner.join()
+    close(client)
+    return rate
+
+
+def _healthy(port: int) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+            detail: dict[str, Any] = json.loads(response.read())
+            return detail
+    except OSError:
+        return {}
+
+
+def end_to_end(bootstrap: str, project: str, work: Path, rate: int, seconds: int) -> dict[str, Any]:
+    """Latency from Kafka produce to the row in raw.rfq_stream at a steady rate, through the real commands."""
+    spec = fresh_stream_spec()
+    create_topic(bootstrap, spec.kafka_topics[0], PARTITIONS)
+    with stream_topics(project, spec, unique("bench-dead-letters-")):
+        return _end_to_end(bootstrap, spec, work, rate, seconds)
+
+
+def _end_to_end(bootstrap: str, spec: StreamSpec, work: Path, rate: int, seconds: int) -> dict[str, Any]:
+    topic = spec.kafka_topics[0]
+    environment = {**os.environ, "MDP_SPECS_DIR": str(stream_specs_dir(work, spec)), "MDP_HOME": str(work / "home")}
+    port = free_port()
+    bridge = subprocess.Popen(
+        [MDP, "bridge", "run", "rfq", "--metrics-port", str(port), "--batch-latency-ms", "20"],
+        env=environment,
+        stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    loader = subprocess.Popen(
+        [MDP, "stream-load", "rfq", "--batch-wait", "0.25", "--batch-messages", "5000", "--idle-exit", "6", "--json"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _healthy(port).get("partitions", 0) < PARTITIONS:
+            assert time.monotonic() < deadline, "the bridge never got its partitions"
+            time.sleep(0.2)
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "acks": "all"})
+        per_tick, total = rate // 100, rate * seconds  # paced in 10 ms steps
+        started = time.perf_counter()
+        for number in range(total):
+            producer.produce(topic, rfq_event(number, number // PARTITIONS), partition=number % PARTITIONS)
+            if number % per_tick == per_tick - 1:
+                producer.poll(0)
+                pause = started + (number + 1) / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+        producer.flush(30)
+        produced_rate = total / (time.perf_counter() - started)
+        stdout, _ = loader.communicate(timeout=300)
+        loaded = json.loads(stdout)["loaded"]
+    finally:
+        bridge.send_signal(signal.SIGTERM)
+        bridge.wait(60)
+        if loader.poll() is None:
+            loader.kill()
+    with duckdb.connect(str(work / "home" / "warehouse.duckdb"), read_only=True) as connection:
+        p50, p99, rows = connection.execute(
+            "select quantile_cont(latency_s, 0.5), quantile_cont(latency_s, 0.99), count(*) from ("
+            "  select epoch_ms(_ingested_at) - cast(json_extract_string(attributes, '$.kafka_timestamp') as bigint)"
+            "  as latency_ms, latency_ms / 1000.0 as latency_s from raw.rfq_stream)"
+        ).fetchone() or (None, None, 0)
+    return {
+        "rate_msgs": round(produced_rate),
+        "messages": total,
+        "rows": rows,
+        "loaded": loaded,
+        "p50_s": round(p50, 3),
+        "p99_s": round(p99, 3),
+    }
+
+
+def kill_run(bootstrap: str, project: str, work: Path, count: int, kills: int) -> dict[str, Any]:
+    """Backlog through `mdp bridge run`, SIGKILLed at random moments and restarted: lost and repeated messages."""
+    spec = fresh_stream_spec()
+    create_topic(bootstrap, spec.kafka_topics[0], PARTITIONS)
+    with stream_topics(project, spec, unique("bench-dead-letters-")):
+        return _kill_run(bootstrap, project, spec, work, count, kills)
+
+
+def _kill_run(bootstrap: str, project: str, spec: StreamSpec, work: Path, count: int, kills: int) -> dict[str, Any]:
+    topic = spec.kafka_topics[0]
+    produce(bootstrap, topic, rfq_messages(count, PARTITIONS))
+    wanted = {(topic, p, o) for p, end in end_offsets(bootstrap, topic, PARTITIONS).items() for o in range(end)}
+    environment = {**os.environ, "MDP_SPECS_DIR": str(stream_specs_dir(work, spec)), "MDP_HOME": str(work / "home")}
+    command = [MDP, "bridge", "run", "rfq", "--instance-id", "bench-kill-0", "--max-in-flight", "10000"]
+    moments = random.Random()
+    with Collector(project, spec.subscription, threads=3) as collector:
+        for run in range(kills):
+            bridge = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            progress = count * (run + moments.uniform(0.3, 0.9)) / (kills + 1)
+            while committed_total(bootstrap, spec.consumer_group, topic, PARTITIONS) < progress:
+                assert bridge.poll() is None, "the bridge exited on its own"
+                time.sleep(0.05)
+            time.sleep(moments.uniform(0, 0.1))
+            bridge.kill()
+            bridge.wait(30)
+        bridge = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 300
+        while not wanted <= set(collector.coordinates()) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        bridge.send_signal(signal.SIGTERM)
+        bridge.wait(60)
+        arrivals = collector.coordinates()
+    return {
+        "messages": count,
+        "kills": kills,
+        "lost_messages": len(wanted - set(arrivals)),
+        "duplicates": sum(arrivals.values()) - len(arrivals),
+        "max_in_flight": 10_000,
+    }
+
+
+def main() -> None:
+    """Run every measurement and write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backlog", type=int, default=300_000, help="Messages for the ceilings and the bridge rate.")
+    parser.add_argument("--e2e-seconds", type=int, default=30, help="Length of the 2,000 msg/s run.")
+    parser.add_argument("--kill-messages", type=int, default=100_000, help="Messages of the kill run.")
+    arguments = parser.parse_args()
+    bootstrap, project = _environment()
+    results: dict[str, Any] = {
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_1m": os.getloadavg()[0]},
+    }
+    topic = unique("bench-backlog-")
+    create_topic(bootstrap, topic, PARTITIONS)
+    produce(bootstrap, topic, rfq_messages(arguments.backlog, PARTITIONS))
+    sample = [rfq_event(n, n) for n in range(1000)]
+    print("measuring the Kafka ceiling", file=sys.stderr)
+    results["kafka_consume_msgs"] = round(kafka_ceiling(bootstrap, topic, arguments.backlog))
+    print("measuring the Pub/Sub ceiling", file=sys.stderr)
+    results["pubsub_publish_msgs"] = round(pubsub_ceiling(project, arguments.backlog, sample))
+    print("measuring the bridge", file=sys.stderr)
+    results["bridge_msgs"] = round(bridge_rate(bootstrap, project, topic, arguments.backlog))
+    print("measuring google-cloud-pubsub's own publisher, for reference", file=sys.stderr)
+    results["client_library_publish_msgs"] = round(client_library_ceiling(project, arguments.backlog // 3, sample))
+    ceiling = min(results["kafka_consume_msgs"], results["pubsub_publish_msgs"])
+    results["bridge_ratio"] = round(results["bridge_msgs"] / ceiling, 3)
+    with tempfile.TemporaryDirectory() as scratch:
+        print("measuring end-to-end latency at 2,000 msg/s", file=sys.stderr)
+        e2e = end_to_end(bootstrap, project, Path(scratch) / "e2e", E2E_RATE_MSGS, arguments.e2e_seconds)
+        print("kill run", file=sys.stderr)
+        killed = kill_run(bootstrap, project, Path(scratch) / "kill", arguments.kill_messages, kills=2)
+    results.update(
+        {
+            "e2e_p50_s": e2e["p50_s"],
+            "e2e_p99_s": e2e["p99_s"],
+            "e2e": e2e,
+            "lost_messages": killed["lost_messages"],
+            "kill_run": killed,
+            "targets": TARGETS,
+            "meets_targets": results["bridge_ratio"] >= TARGETS["min_bridge_ratio"]
+            and e2e["p99_s"] < TARGETS["max_e2e_p99_s"]
+            and killed["lost_messages"] <= TARGETS["max_lost_messages"],
+        }
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

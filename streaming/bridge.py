@@ -1,0 +1,409 @@
+"""The Kafka -> Pub/Sub bridge: at least once, with offsets committed only behind acknowledged publishes.
+
+One loop on one thread owns the consumer, the offset tracker and both publishers; publisher workers only send
+requests and hand results back through a queue. Per loop: consume what the in-flight bound allows, route each
+message (publish or dead-letter), settle finished publish batches, commit each partition's handled prefix.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from streaming.exceptions import KafkaFatalError
+from streaming.kafka import consumer_config, create_consumer
+from streaming.messages import DeadLetterReason, MessageRouter, Outgoing, dead_letter
+from streaming.metrics import BridgeMetrics, MetricsServer
+from streaming.offsets import OffsetTracker, PartitionKey
+from streaming.pubsub import BatchPublisher, PublishBatch, Settled, close, ensure_topic, publisher_client
+from streaming.settings import BridgeSettings
+from streaming.spec import StreamSpec
+
+log = logging.getLogger("mdp.streaming.bridge")
+
+Token = tuple[PartitionKey, int]
+"""A message's Kafka coordinates: ((topic, partition), offset)."""
+
+_STALL_AFTER_S = 60.0
+"""The loop is reported unhealthy when it has not turned for this long."""
+
+
+@dataclass
+class BridgeReport:
+    """What one run of the bridge did."""
+
+    stream: str
+    consumed: int = 0
+    published: int = 0
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    committed: dict[str, int] = field(default_factory=dict)
+    """Last confirmed commit per `topic/partition`."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """For `--json` and logs."""
+        return dict(self.__dict__)
+
+
+class Bridge:
+    """One bridge replica for one stream; `run` until `stop` is set, then drain, commit and close."""
+
+    def __init__(
+        self,
+        spec: StreamSpec,
+        settings: BridgeSettings,
+        publisher_api: Any,
+        metrics: BridgeMetrics | None = None,
+        consumer_factory: Callable[[dict[str, Any]], Consumer] = create_consumer,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.metrics = metrics or BridgeMetrics()
+        self.report = BridgeReport(spec.name)
+        self._clock = clock
+        self._router = MessageRouter(spec)
+        self._tracker = OffsetTracker()
+        self._completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
+        self._workers = ThreadPoolExecutor(max_workers=2 * settings.batch.concurrency, thread_name_prefix="publish")
+        topics = f"projects/{settings.project}/topics"
+        self._publisher: BatchPublisher[Token] = BatchPublisher(
+            publisher_api,
+            f"{topics}/{spec.pubsub_topic}",
+            self._workers,
+            self._completions,
+            settings.batch,
+            ordered=spec.ordering_key_field is not None,
+        )
+        self._dead_letters: BatchPublisher[Token] = BatchPublisher(
+            publisher_api, f"{topics}/{spec.dead_letter_topic}", self._workers, self._completions, settings.batch
+        )
+        config = consumer_config(
+            settings.bootstrap_servers,
+            settings.group_id or spec.consumer_group,
+            settings.instance_id,
+            settings.session_timeout_ms,
+            self._on_commit,
+        )
+        self._consumer = consumer_factory(config)
+        self._paused = False
+        self._assignment_changed = False
+        self._assigned: set[PartitionKey] = set()
+        self._heartbeat = clock()
+        self._last_commit = 0.0
+        self._last_gauges = 0.0
+        self._labels: dict[PartitionKey, tuple[str, str, str]] = {}
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> BridgeReport:
+        """Bridge until `stop` is set; then finish in-flight publishes, commit and close the consumer (once)."""
+        consumer = self._consumer
+        try:
+            consumer.subscribe(
+                list(self.spec.kafka_topics),
+                on_assign=self._on_assign,
+                on_revoke=self._on_revoke,
+                on_lost=self._on_lost,
+            )
+            log.info(
+                "stream=%s: bridging %s -> %s",
+                self.spec.name,
+                ",".join(self.spec.kafka_topics),
+                self._publisher.topic_path,
+            )
+            while not stop.is_set():
+                self._step()
+            log.info("stream=%s: stopping: finishing in-flight publishes, then committing", self.spec.name)
+            self._set_paused(True)
+            self._finish(None)
+        finally:
+            # Whatever happened, the handled prefix is safe to commit; then leave the group cleanly.
+            self._commit(None, asynchronous=False)
+            consumer.close()
+            self._workers.shutdown(wait=False, cancel_futures=True)
+            self._update_gauges(force=True)
+        return self.report
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """For `/healthz`: healthy while the loop keeps turning."""
+        stalled_for = self._clock() - self._heartbeat
+        publishers = (self._publisher, self._dead_letters)
+        return stalled_for < _STALL_AFTER_S, {
+            "stream": self.spec.name,
+            "loop_stalled_s": round(stalled_for, 1),
+            "partitions": len(self._assigned),
+            "paused": self._paused,
+            "in_flight": self._tracker.unhandled(),
+            "uncommitted": self._tracker.uncommitted(),
+            "last_publish_error": next((p.last_error for p in publishers if p.last_error), None),
+        }
+
+    # --- the loop --------------------------------------------------------------------------------------------
+
+    def _step(self) -> None:
+        settings = self.settings
+        self._heartbeat = self._clock()
+        uncommitted = self._tracker.uncommitted()
+        held = self._publisher.pending_bytes + self._dead_letters.pending_bytes
+        room = min(settings.consume_batch, settings.max_in_flight_messages - uncommitted)
+        if room <= 0 or held >= settings.max_in_flight_bytes:
+            self._set_paused(True)
+        elif (
+            self._paused
+            and 2 * uncommitted <= settings.max_in_flight_messages
+            and 2 * held <= settings.max_in_flight_bytes
+        ):
+            # Resume at half the bounds, not just under them: pausing drops librdkafka's prefetched messages.
+            self._set_paused(False)
+        if self._paused:
+            if self._assignment_changed:
+                self._set_paused(True, again=True)
+            # Serves rebalance and commit callbacks; paused partitions return no messages.
+            self._route(self._consumer.consume(1, 0))
+            self._settle(wait=0.05)
+        else:
+            busy = not (self._publisher.idle and self._dead_letters.idle)
+            self._route(self._consumer.consume(max(room, 1), 0.01 if busy else 0.1))
+            self._settle(wait=0)
+        self._publisher.pump()
+        self._dead_letters.pump()
+        # On the interval, and sooner when the in-flight bound comes near: waiting for the interval there
+        # would pause consumption until the next commit is confirmed.
+        due = self._clock() - self._last_commit >= settings.commit_interval_s
+        if due or 2 * self._tracker.uncommitted() >= settings.max_in_flight_messages:
+            self._commit(None, asynchronous=True, resend=due)
+        self._update_gauges()
+
+    def _route(self, messages: Sequence[Any]) -> None:
+        if not messages:
+            return
+        tracker, router, publisher = self._tracker, self._router, self._publisher
+        consumed: Counter[PartitionKey] = Counter()
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                self._kafka_error(error)
+                continue
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            key = (topic, partition)
+            if tracker.consume(key, offset):
+                log.warning("topic=%s partition=%d: consumer moved back to offset %d", topic, partition, offset)
+            outgoing = router.route(message.value(), message.key(), topic, partition, offset, message.timestamp()[1])
+            consumed[key] += 1
+            if outgoing.dead_letter is None:
+                publisher.add(outgoing, (key, offset))
+            else:
+                self._send_dead_letter(outgoing, (key, offset))
+        self.report.consumed += sum(consumed.values())
+        for key, count in consumed.items():
+            self.metrics.consumed.labels(*self._label(key)).inc(count)
+
+    def _send_dead_letter(self, letter: Outgoing, token: Token) -> None:
+        key, offset = token
+        log.warning(
+            "topic=%s partition=%d offset=%d: dead-lettered (%s: %s)",
+            key[0],
+            key[1],
+            offset,
+            letter.attributes["reason"],
+            letter.attributes.get("reason_detail", ""),
+        )
+        self._dead_letters.add(letter, token)
+
+    def _kafka_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            raise KafkaFatalError(f"kafka: fatal error {error.name()}: {error.str()}; restart the bridge")
+        if error.code() != KafkaError._PARTITION_EOF:
+            log.warning("kafka: %s (%s); librdkafka retries", error.str(), error.name())
+
+    # --- publish results -------------------------------------------------------------------------------------
+
+    def _settle(self, wait: float) -> None:
+        """Account for every finished publish batch; wait up to `wait` seconds for the first one."""
+        try:
+            batch = self._completions.get(timeout=wait) if wait > 0 else self._completions.get_nowait()
+        except queue.Empty:
+            return
+        while True:
+            publisher = batch.publisher
+            settled = publisher.settle(batch)
+            if settled is None:
+                self.metrics.publish_retries.labels(self.spec.name).inc()
+            elif settled.rejected is not None:
+                self._rejected(batch, settled)
+            else:
+                self._handled(batch, settled)
+            try:
+                batch = self._completions.get_nowait()
+            except queue.Empty:
+                return
+
+    def _handled(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
+        tracker = self._tracker
+        per_partition: Counter[PartitionKey] = Counter()
+        for key, offset in settled.tokens:
+            tracker.handle(key, offset)
+            per_partition[key] += 1
+        if batch.publisher is self._dead_letters:
+            for (key, _), message in zip(settled.tokens, batch.request.messages, strict=True):
+                reason = message.attributes["reason"]
+                self.report.dead_lettered[reason] = self.report.dead_lettered.get(reason, 0) + 1
+                self.metrics.dead_lettered.labels(*self._label(key), reason).inc()
+            return
+        self.report.published += len(settled.tokens)
+        for key, count in per_partition.items():
+            labels = self._label(key)
+            self.metrics.published.labels(*labels).inc(count)
+            self.metrics.publish_latency.labels(*labels).observe(settled.latency_s)
+
+    def _rejected(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
+        """Pub/Sub refused a batch as invalid: its messages become dead letters (never dropped)."""
+        detail = f"{type(settled.rejected).__name__}: {settled.rejected}"
+        log.error("topic=%s: Pub/Sub rejected %d messages: %s", batch.publisher.topic_path, len(batch.tokens), detail)
+        from_dead_letters = batch.publisher is self._dead_letters
+        for token, message in zip(settled.tokens, batch.request.messages, strict=True):
+            # A rejected dead letter is sent again without its payload, which is what can make it invalid.
+            data = b"" if from_dead_letters else bytes(message.data)
+            letter = dead_letter(data, dict(message.attributes), DeadLetterReason.REJECTED, detail)
+            self._send_dead_letter(letter, token)
+
+    # --- commits and rebalances ------------------------------------------------------------------------------
+
+    def _commit(self, keys: Iterable[PartitionKey] | None, asynchronous: bool, resend: bool = True) -> None:
+        """Commit the handled prefix of the given partitions (default all) where it moved past the confirmed
+        commit; without `resend`, only where it moved past the last commit asked for."""
+        if resend:
+            self._last_commit = self._clock()
+        offsets = self._tracker.to_commit(keys, resend)
+        if not offsets:
+            return
+        self._tracker.request(offsets)
+        partitions = [TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()]
+        try:
+            if asynchronous:
+                self._consumer.commit(offsets=partitions, asynchronous=True)
+            else:
+                self._on_commit(None, self._consumer.commit(offsets=partitions, asynchronous=False) or [])
+        except KafkaException as error:
+            # Not fatal: the offsets are committed on a later turn, or read again by the next owner.
+            self.metrics.commit_failures.labels(self.spec.name).inc()
+            log.warning("stream=%s: offset commit failed: %s; retrying later", self.spec.name, error)
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if error is not None:
+            self.metrics.commit_failures.labels(self.spec.name).inc()
+            log.warning("stream=%s: offset commit failed: %s; retrying later", self.spec.name, error.str())
+            return
+        for partition in partitions:
+            if partition.error is None and partition.offset >= 0:
+                key = (partition.topic, partition.partition)
+                self._tracker.confirm(key, partition.offset)
+                self.report.committed[f"{partition.topic}/{partition.partition}"] = partition.offset
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        keys = {(p.topic, p.partition) for p in partitions}
+        self._assigned |= keys
+        self._assignment_changed = True
+        log.info("stream=%s: assigned %s", self.spec.name, _names(keys))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Before another replica takes these partitions: finish their publishes and commit them."""
+        keys = [(p.topic, p.partition) for p in partitions]
+        self._finish(keys)
+        self._commit(keys, asynchronous=False)
+        self._drop(keys)
+        log.info("stream=%s: revoked %s after committing", self.spec.name, _names(keys))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The group moved these partitions already (session expired): nothing may be committed for them."""
+        keys = [(p.topic, p.partition) for p in partitions]
+        self._drop(keys)
+        log.warning("stream=%s: lost %s; their in-flight messages will be read again", self.spec.name, _names(keys))
+
+    def _drop(self, keys: Sequence[PartitionKey]) -> None:
+        self._tracker.forget(keys)
+        self._assigned -= set(keys)
+        for key in keys:
+            for gauge in (self.metrics.in_flight, self.metrics.commit_lag, self.metrics.committed_offset):
+                gauge.remove(*self._label(key))
+
+    def _finish(self, keys: Sequence[PartitionKey] | None) -> None:
+        """Send every open batch and wait (up to the drain timeout) until the partitions have nothing in flight."""
+        self._publisher.flush()
+        self._dead_letters.flush()
+        deadline = self._clock() + self.settings.drain_timeout_s
+        while self._tracker.unhandled(keys) > 0 and self._clock() < deadline:
+            self._heartbeat = self._clock()
+            self._publisher.pump()
+            self._dead_letters.pump()
+            self._settle(wait=0.05)
+        left = self._tracker.unhandled(keys)
+        if left:
+            log.warning("stream=%s: %d publishes still unacknowledged; they stay uncommitted", self.spec.name, left)
+
+    def _set_paused(self, paused: bool, again: bool = False) -> None:
+        if paused == self._paused and not again:
+            return
+        assignment = self._consumer.assignment()
+        if paused:
+            self._consumer.pause(assignment)
+        else:
+            self._consumer.resume(assignment)
+        self._paused = paused
+        self._assignment_changed = False
+        self.metrics.paused.labels(self.spec.name).set(1 if paused else 0)
+
+    # --- metrics ---------------------------------------------------------------------------------------------
+
+    def _label(self, key: PartitionKey) -> tuple[str, str, str]:
+        labels = self._labels.get(key)
+        if labels is None:
+            labels = self._labels[key] = (self.spec.name, key[0], str(key[1]))
+        return labels
+
+    def _update_gauges(self, force: bool = False) -> None:
+        now = self._clock()
+        if not force and now - self._last_gauges < 1.0:
+            return
+        self._last_gauges = now
+        for key, offsets in self._tracker:
+            labels = self._label(key)
+            self.metrics.in_flight.labels(*labels).set(offsets.unhandled)
+            self.metrics.commit_lag.labels(*labels).set(offsets.uncommitted)
+            self.metrics.committed_offset.labels(*labels).set(offsets.committed)
+        held = self._publisher.pending_bytes + self._dead_letters.pending_bytes
+        self.metrics.in_flight_bytes.labels(self.spec.name).set(held)
+
+
+def _names(keys: Iterable[PartitionKey]) -> str:
+    return ", ".join(f"{topic}/{partition}" for topic, partition in sorted(keys)) or "nothing"
+
+
+def run_bridge(spec: StreamSpec, settings: BridgeSettings, stop: threading.Event) -> BridgeReport:
+    """Create the clients, serve metrics if asked, bridge until `stop`, then release everything."""
+    client = publisher_client()
+    try:
+        if settings.create_topics:
+            for topic in (spec.pubsub_topic, spec.dead_letter_topic):
+                ensure_topic(client, client.topic_path(settings.project, topic))
+        bridge = Bridge(spec, settings, client)
+        server = None
+        if settings.metrics_port is not None:
+            server = MetricsServer(bridge.metrics.registry, bridge.health, settings.metrics_port)
+            server.start()
+        try:
+            return bridge.run(stop)
+        finally:
+            if server is not None:
+                server.stop()
+    finally:
+        close(client)

@@ -1,0 +1,44 @@
+"""Errors of the streaming lane; only the CLI catches them (as `MdpError`)."""
+
+from __future__ import annotations
+
+from orchestrator.exceptions import MdpError, Terminal, Transient
+
+
+class StreamingError(MdpError):
+    """Base of every error the streaming lane raises on purpose."""
+
+
+# --- configuration -------------------------------------------------------------------------------------------
+
+
+class StreamSpecError(StreamingError, Terminal):
+    """A stream spec is invalid; `problems` lists (file, yaml_path, message)."""
+
+    def __init__(self, problems: list[tuple[str, str, str]]) -> None:
+        self.problems = problems
+        lines = [f"{file}: {path}: {message}" for file, path, message in problems]
+        super().__init__("invalid stream spec(s):\n" + "\n".join(lines))
+
+
+class UnknownStreamError(StreamingError, Terminal):
+    """No stream spec has this name."""
+
+    def __init__(self, stream: str, known: list[str]) -> None:
+        self.stream = stream
+        super().__init__(f"stream={stream}: no stream spec with this name; known streams: {', '.join(known) or 'none'}")
+
+
+class StreamSettingError(StreamingError, Terminal):
+    """A setting of the bridge or the loader is missing or wrong; nothing was started."""
+
+
+# --- services ------------------------------------------------------------------------------------------------
+
+
+class KafkaFatalError(StreamingError, Terminal):
+    """The Kafka client reported a fatal error; the bridge stops and a restart resumes from the last commit."""
+
+
+class PubSubUnavailableError(StreamingError, Transient):
+    """Pub/Sub did not answer or refused a request that a retry may get through."""

@@ -1,0 +1,170 @@
+"""What the bridge does with one Kafka message: the Pub/Sub message to publish, or a dead letter and why.
+
+Pure: takes the Kafka message's parts and the stream spec, returns the message to send. Limits are Pub/Sub's
+(https://cloud.google.com/pubsub/quotas#resource_limits).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from enum import StrEnum
+from typing import NamedTuple
+
+from streaming.spec import StreamSpec
+
+PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
+"""A publish request, and so one message with its attributes, is at most 10 MB."""
+PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES = 1024
+DEAD_LETTER_MAX_DATA_BYTES = 1_000_000
+"""Dead letters of oversized messages keep this much of the payload; the rest stays in Kafka (see coordinates)."""
+_REQUEST_OVERHEAD_BYTES = 1024
+"""Room for the topic name and framing of a one-message publish request."""
+_ALWAYS_SHORT_ENOUGH = PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES // 4
+"""Characters of text that fit an attribute value whatever their UTF-8 length."""
+
+
+class DeadLetterReason(StrEnum):
+    """Why a message went to the dead-letter topic (its `reason` attribute)."""
+
+    UNDECODABLE = "undecodable"
+    """The value is empty or not one JSON object."""
+    TOO_LARGE = "too_large"
+    """The message or its key is over a Pub/Sub limit."""
+    SPEC_VIOLATION = "spec_violation"
+    """A field the stream spec requires is missing or has the wrong type."""
+    REJECTED = "rejected_by_pubsub"
+    """Pub/Sub refused the publish as invalid (not retryable)."""
+
+
+class Outgoing(NamedTuple):
+    """A message ready for Pub/Sub; `dead_letter` says which topic it goes to."""
+
+    data: bytes
+    attributes: dict[str, str]
+    ordering_key: str = ""
+    dead_letter: DeadLetterReason | None = None
+
+
+class _Violation(Exception):
+    """Internal: the payload breaks the stream spec."""
+
+
+def _attribute_bytes(attributes: dict[str, str]) -> int:
+    return sum(len(k) + len(v.encode()) + 8 for k, v in attributes.items())
+
+
+def _text(value: object, field: str) -> str:
+    """A field's value as attribute text: a non-empty string or an integer, at most 1 KB."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Violation(f"field {field!r} must be a string or an integer, got {type(value).__name__}")
+    text = str(value)
+    if not text:
+        raise _Violation(f"field {field!r} is empty")
+    if len(text.encode()) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+        raise _Violation(f"field {field!r} is over {PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES} bytes")
+    return text
+
+
+class MessageRouter:
+    """Turns Kafka messages of one stream into Pub/Sub messages: attributes, ordering key, or a dead letter."""
+
+    def __init__(self, spec: StreamSpec) -> None:
+        self._spec = spec
+        self._event_id = spec.event_id_field
+        self._sequence = spec.sequence_field
+        self._event_time = spec.event_time_field
+        self._ordering = spec.ordering_key_field
+
+    def route(
+        self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int, timestamp_ms: int
+    ) -> Outgoing:
+        """The Pub/Sub message for one Kafka message; poison messages come back as dead letters."""
+        attributes = {
+            "source": self._spec.name,
+            "schema_version": self._spec.schema_version,
+            "kafka_topic": topic,
+            "kafka_partition": str(partition),
+            "kafka_offset": str(offset),
+            "kafka_timestamp": str(timestamp_ms),
+        }
+        if key is not None:
+            try:
+                attributes["kafka_key"] = key.decode()
+            except UnicodeDecodeError:
+                attributes["kafka_key"] = base64.b64encode(key).decode()
+                attributes["kafka_key_encoding"] = "base64"
+            if len(attributes["kafka_key"]) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+                return self._dead_letter(value, attributes, DeadLetterReason.TOO_LARGE, "key over 1024 bytes")
+        if not value:
+            return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, "empty value (tombstone)")
+        try:
+            payload = json.loads(value.decode())
+        except ValueError as error:  # UnicodeDecodeError included
+            return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, f"not JSON: {error}")
+        if type(payload) is not dict:
+            return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, "not a JSON object")
+        event_id, sequence = payload.get(self._event_id), payload.get(self._sequence)
+        # The usual event passes these cheap tests; any other goes through every check, for its precise reason.
+        if (
+            type(event_id) is str
+            and 0 < len(event_id) <= _ALWAYS_SHORT_ENOUGH
+            and type(sequence) is int
+            and sequence >= 0
+            and type(payload.get(self._event_time)) is str
+            and not self._ordering
+        ):
+            attributes["event_id"], attributes["sequence"], ordering_key = event_id, str(sequence), ""
+        else:
+            try:
+                ordering_key = self._check(payload, attributes)
+            except _Violation as violation:
+                return self._dead_letter(value, attributes, DeadLetterReason.SPEC_VIOLATION, str(violation))
+        # Cheap test first: only near the limit is the exact size worth computing.
+        if len(value) > PUBSUB_MAX_MESSAGE_BYTES - 64_000 and (
+            len(value) + _attribute_bytes(attributes) + len(ordering_key) + _REQUEST_OVERHEAD_BYTES
+            > PUBSUB_MAX_MESSAGE_BYTES
+        ):
+            detail = f"{len(value)} bytes, over Pub/Sub's {PUBSUB_MAX_MESSAGE_BYTES}"
+            return self._dead_letter(value, attributes, DeadLetterReason.TOO_LARGE, detail)
+        return Outgoing(value, attributes, ordering_key)
+
+    def _check(self, payload: dict[str, object], attributes: dict[str, str]) -> str:
+        """Every rule of the stream spec; adds event id and sequence to the attributes, returns the ordering key."""
+        attributes["event_id"] = _text(self._required(payload, self._event_id), self._event_id)
+        sequence = self._required(payload, self._sequence)
+        if isinstance(sequence, bool) or not isinstance(sequence, int) or sequence < 0:
+            raise _Violation(f"field {self._sequence!r} must be a non-negative integer, got {sequence!r}")
+        attributes["sequence"] = str(sequence)
+        if not isinstance(self._required(payload, self._event_time), str):
+            raise _Violation(f"field {self._event_time!r} must be an ISO 8601 timestamp string")
+        return _text(self._required(payload, self._ordering), self._ordering) if self._ordering else ""
+
+    @staticmethod
+    def _required(payload: dict[str, object], field: str) -> object:
+        value = payload.get(field)
+        if value is None:
+            raise _Violation(f"field {field!r} is missing")
+        return value
+
+    @staticmethod
+    def _dead_letter(
+        value: bytes | None, attributes: dict[str, str], reason: DeadLetterReason, detail: str
+    ) -> Outgoing:
+        return dead_letter(value or b"", attributes, reason, detail)
+
+
+def dead_letter(data: bytes, attributes: dict[str, str], reason: DeadLetterReason, detail: str) -> Outgoing:
+    """A dead letter: the payload (cut to 1 MB), the message's attributes, the reason and its detail."""
+    # Cut to Pub/Sub's attribute limit, so the dead letter itself is always publishable.
+    letter = {
+        name: value.encode()[:PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES].decode(errors="ignore")
+        for name, value in attributes.items()
+        if name not in ("reason", "reason_detail")
+    }
+    letter["reason"] = reason.value
+    letter["reason_detail"] = detail.encode()[:PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES].decode(errors="ignore")
+    if len(data) > DEAD_LETTER_MAX_DATA_BYTES:
+        letter["original_bytes"] = str(len(data))
+        data = data[:DEAD_LETTER_MAX_DATA_BYTES]
+    return Outgoing(data, letter, "", reason)

@@ -1,0 +1,294 @@
+"""Pub/Sub: clients, topics and subscriptions, and a batching publisher on the Publish RPC.
+
+The client library's batching publisher costs ~65 µs of Python per message (a future and a callback each); the
+bridge batches itself and sends raw protobuf requests on the generated (GAPIC) client, one future per batch,
+which is several times faster. Clients honour PUBSUB_EMULATOR_HOST, so the same code talks to the emulator.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from google.api_core import exceptions as google_exceptions
+from google.api_core.retry import Retry, if_exception_type
+from google.auth.credentials import AnonymousCredentials
+from google.pubsub_v1 import PublisherClient, SubscriberClient
+from google.pubsub_v1.types import PublishRequest, ReceivedMessage
+
+from streaming.exceptions import PubSubUnavailableError
+from streaming.messages import Outgoing
+
+log = logging.getLogger("mdp.streaming.pubsub")
+
+T = TypeVar("T")
+
+_RequestPb: Any = PublishRequest.pb()
+
+# Errors a publish retry cannot fix: the request itself is invalid. Every other error (unavailable, deadline,
+# topic or permission missing) is retried until it succeeds, with the consumer paused meanwhile.
+# https://cloud.google.com/pubsub/docs/reference/error-codes
+TERMINAL_PUBLISH_ERRORS: tuple[type[Exception], ...] = (google_exceptions.InvalidArgument,)
+
+_TRANSIENT_RPC_ERRORS = (
+    google_exceptions.Aborted,
+    google_exceptions.Cancelled,
+    google_exceptions.DeadlineExceeded,
+    google_exceptions.InternalServerError,
+    google_exceptions.ResourceExhausted,
+    google_exceptions.ServiceUnavailable,
+    google_exceptions.Unknown,
+)
+
+
+def _client_options() -> dict[str, Any]:
+    """The emulator at PUBSUB_EMULATOR_HOST when set (as google-cloud-pubsub's own clients do), else Google."""
+    host = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if host:
+        return {"client_options": {"api_endpoint": host}, "credentials": AnonymousCredentials()}  # type: ignore[no-untyped-call]
+    return {}
+
+
+def publisher_client() -> PublisherClient:
+    """A publisher on the Publish RPC itself (GAPIC: no client-side batching)."""
+    return PublisherClient(**_client_options())
+
+
+def subscriber_client() -> SubscriberClient:
+    """A subscriber on the Pull and Acknowledge RPCs (GAPIC: synchronous pull)."""
+    return SubscriberClient(**_client_options())
+
+
+def close(client: PublisherClient | SubscriberClient) -> None:
+    """Close a client's channel."""
+    client.transport.close()  # type: ignore[no-untyped-call]
+
+
+def ensure_topic(publisher: PublisherClient, topic_path: str) -> None:
+    """Create a topic unless it exists (emulators; in the cloud Terraform owns topics)."""
+    try:
+        publisher.create_topic(name=topic_path)
+    except google_exceptions.AlreadyExists:
+        pass
+    except google_exceptions.GoogleAPICallError as error:
+        raise PubSubUnavailableError(f"topic={topic_path}: could not be created: {error.message}") from error
+
+
+def ensure_subscription(
+    subscriber: SubscriberClient, subscription_path: str, topic_path: str, ack_deadline_seconds: int = 60
+) -> None:
+    """Create a pull subscription unless it exists (emulators; in the cloud Terraform owns subscriptions)."""
+    try:
+        subscriber.create_subscription(
+            name=subscription_path, topic=topic_path, ack_deadline_seconds=ack_deadline_seconds
+        )
+    except google_exceptions.AlreadyExists:
+        pass
+    except google_exceptions.GoogleAPICallError as error:
+        raise PubSubUnavailableError(
+            f"subscription={subscription_path}: could not be created: {error.message}"
+        ) from error
+
+
+def pull(
+    subscriber: SubscriberClient, subscription_path: str, max_messages: int, timeout: float
+) -> list[ReceivedMessage]:
+    """Up to `max_messages` messages; an empty list when none arrived within `timeout` seconds."""
+    try:
+        response = subscriber.pull(subscription=subscription_path, max_messages=max_messages, timeout=timeout)
+    except google_exceptions.DeadlineExceeded:
+        return []
+    except google_exceptions.GoogleAPICallError as error:
+        raise PubSubUnavailableError(
+            f"subscription={subscription_path}: pull failed: {error.message}; nothing was acknowledged"
+        ) from error
+    return list(response.received_messages)
+
+
+def acknowledge(subscriber: SubscriberClient, subscription_path: str, ack_ids: Sequence[str]) -> None:
+    """Acknowledge messages, in requests of at most 2,500 ids (the API's limit is 512 KB per request)."""
+    try:
+        for start in range(0, len(ack_ids), 2500):
+            subscriber.acknowledge(subscription=subscription_path, ack_ids=list(ack_ids[start : start + 2500]))
+    except google_exceptions.GoogleAPICallError as error:
+        raise PubSubUnavailableError(
+            f"subscription={subscription_path}: acknowledge failed: {error.message}; the messages will be "
+            "redelivered and deduplicated downstream"
+        ) from error
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """When a batch is sent: whichever limit it reaches first."""
+
+    max_messages: int = 1000
+    """Messages per publish request (Pub/Sub allows at most 1,000)."""
+    max_bytes: int = 9_500_000
+    """Bytes per publish request (Pub/Sub allows at most 10 MB)."""
+    max_latency_s: float = 0.05
+    """How long the first message of a batch may wait for more."""
+    concurrency: int = 4
+    """Requests in flight at once; 1 when messages carry ordering keys, so that order holds across retries."""
+    rpc_deadline_s: float = 30.0
+    """How long one attempt may retry transient errors inside the client before the batch is resubmitted."""
+
+
+@dataclass(eq=False)
+class PublishBatch(Generic[T]):
+    """One publish request and the tokens of its messages."""
+
+    publisher: BatchPublisher[T]
+    request: Any
+    opened_at: float
+    tokens: list[T] = field(default_factory=list)
+    size_bytes: int = 0
+    attempts: int = 0
+    not_before: float = 0.0
+    sent_at: float = 0.0
+    error: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class Settled(Generic[T]):
+    """The outcome of a batch: published, or rejected by Pub/Sub as invalid."""
+
+    tokens: list[T]
+    latency_s: float
+    rejected: BaseException | None = None
+
+
+class BatchPublisher(Generic[T]):
+    """Batches messages to one topic and sends them on worker threads; results come back through `completions`.
+
+    Only the thread that owns the publisher calls its methods; workers only send and report. A batch that fails
+    with a transient error is resubmitted with exponential backoff for as long as it takes; with ordering on,
+    it goes ahead of every later batch, so ordering keys keep their order.
+    """
+
+    def __init__(
+        self,
+        api: Any,
+        topic_path: str,
+        executor: Executor,
+        completions: queue.SimpleQueue[PublishBatch[Any]],
+        settings: BatchSettings = BatchSettings(),
+        ordered: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.topic_path = topic_path
+        self._api = api
+        self._executor = executor
+        self._completions = completions
+        self._settings = settings
+        self._concurrency = 1 if ordered else settings.concurrency
+        self._clock = clock
+        self._retry = Retry(
+            predicate=if_exception_type(*_TRANSIENT_RPC_ERRORS),
+            initial=0.1,
+            maximum=5.0,
+            multiplier=2.0,
+            timeout=settings.rpc_deadline_s,
+        )
+        self._open: PublishBatch[T] | None = None
+        self._ready: deque[PublishBatch[T]] = deque()
+        self._sending = 0
+        self.pending_bytes = 0
+        """Bytes of every message added and not yet settled."""
+        self.retries = 0
+        """Batches resubmitted after an error, since start."""
+        self.last_error: str | None = None
+        """The last publish error, cleared by the next success."""
+
+    @property
+    def idle(self) -> bool:
+        """Whether every message added has been settled."""
+        return self._open is None and not self._ready and self._sending == 0
+
+    def add(self, message: Outgoing, token: T) -> None:
+        """Queue one message; it is sent when its batch fills up or ages (see `pump`)."""
+        batch = self._open
+        if batch is None:
+            batch = self._open = PublishBatch(self, _RequestPb(topic=self.topic_path), self._clock())
+        pb = batch.request.messages.add(
+            data=message.data, attributes=message.attributes, ordering_key=message.ordering_key
+        )
+        size = pb.ByteSize() + 8  # its share of the request: the message and its framing
+        if batch.tokens and batch.size_bytes + size > self._settings.max_bytes:
+            # Too big for this batch: it moves to a new one.
+            del batch.request.messages[-1]
+            self._close_open()
+            batch = self._open = PublishBatch(self, _RequestPb(topic=self.topic_path), self._clock())
+            batch.request.messages.append(pb)
+        batch.tokens.append(token)
+        batch.size_bytes += size
+        self.pending_bytes += size
+        if len(batch.tokens) >= self._settings.max_messages:
+            self._close_open()
+
+    def flush(self) -> None:
+        """Send the open batch without waiting for it to fill."""
+        if self._open is not None:
+            self._close_open()
+        self.pump()
+
+    def pump(self) -> None:
+        """Close an open batch that has waited long enough and send what the concurrency limit allows."""
+        now = self._clock()
+        if self._open is not None and now - self._open.opened_at >= self._settings.max_latency_s:
+            self._close_open()
+        while self._ready and self._sending < self._concurrency and self._ready[0].not_before <= now:
+            batch = self._ready.popleft()
+            batch.sent_at = now
+            self._sending += 1
+            self._executor.submit(self._send, batch)
+
+    def settle(self, batch: PublishBatch[T]) -> Settled[T] | None:
+        """Account for a batch a worker finished: its outcome, or None when it was scheduled again."""
+        self._sending -= 1
+        error = batch.error
+        if error is None or isinstance(error, TERMINAL_PUBLISH_ERRORS):
+            self.pending_bytes -= batch.size_bytes
+            if error is None:
+                self.last_error = None
+            return Settled(batch.tokens, self._clock() - batch.opened_at, error)
+        batch.attempts += 1
+        batch.error = None
+        delay = min(0.2 * 2 ** min(batch.attempts, 6), 10.0)
+        batch.not_before = self._clock() + delay
+        self.retries += 1
+        self.last_error = f"{type(error).__name__}: {error}"
+        log.warning(
+            "topic=%s: publish of %d messages failed (attempt %d): %s; retrying in %.1fs",
+            self.topic_path,
+            len(batch.tokens),
+            batch.attempts,
+            self.last_error,
+            delay,
+        )
+        # Ahead of later batches: with one request at a time (ordering on) order survives the retry.
+        self._ready.appendleft(batch)
+        return None
+
+    def _close_open(self) -> None:
+        assert self._open is not None
+        self._ready.append(self._open)
+        self._open = None
+
+    def _send(self, batch: PublishBatch[T]) -> None:
+        """Worker thread: one Publish RPC; the result goes to the owner's completion queue."""
+        try:
+            self._api.publish(
+                request=PublishRequest.wrap(batch.request),
+                retry=self._retry,
+                timeout=self._settings.rpc_deadline_s,
+            )
+        except Exception as error:  # every failure is reported to the owner, who decides
+            batch.error = error
+        self._completions.put(batch)

@@ -1,0 +1,59 @@
+"""Services behind the streaming runbook commands: the hourly dbt build, lag and sequence gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from orchestrator.backends import warehouse_dbt_target
+from orchestrator.dbt_runner import DbtResult, run_dbt
+from orchestrator.exceptions import DbtFailedError
+from orchestrator.settings import Settings
+from orchestrator.warehouse.base import Warehouse
+
+STREAMING_DBT_BUILD = ("build", "--select", "tag:streaming")
+SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+def build_streaming_models(settings: Settings, variables: Mapping[str, Any] | None = None) -> DbtResult:
+    """The streaming lane's dbt build (dedupe, hourly merge, gaps, lag); `DbtFailedError` when a node fails."""
+    result = run_dbt(settings, warehouse_dbt_target(settings), STREAMING_DBT_BUILD, variables or {})
+    if result.status != "success":
+        raise DbtFailedError(result.command, result.message)
+    return result
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v) for k, v in row.items()}
+
+
+def lag(warehouse: Warehouse, hours: int) -> list[dict[str, Any]]:
+    """Lag per source, topic and partition over the last `hours` ingested hours (from `control.streaming_lag`)."""
+    table = warehouse.table("control", "streaming_lag")
+    last_hour = warehouse.query(f"select max(ingested_hour) as last_hour from {table}")[0]["last_hour"]
+    if last_hour is None:
+        return []
+    rows = warehouse.query(
+        f"select source, kafka_topic, kafka_partition, sum(events) as events, "
+        f"max(lag_minutes_p95) as worst_lag_minutes_p95, max(lag_minutes_max) as lag_minutes_max, "
+        f"max(pipeline_lag_seconds_p99) as worst_pipeline_lag_seconds_p99, max(ingested_hour) as last_hour "
+        f"from {table} where ingested_hour >= @since "
+        f"group by source, kafka_topic, kafka_partition order by source, kafka_topic, kafka_partition",
+        {"since": last_hour - dt.timedelta(hours=hours - 1)},
+    )
+    return [_jsonable(row) for row in rows]
+
+
+def gaps(warehouse: Warehouse, min_severity: str, confirmed_only: bool) -> list[dict[str, Any]]:
+    """Missing sequence ranges at or above a severity, largest first (from `control.streaming_sequence_gaps`)."""
+    rank = " ".join(f"when '{name}' then {position}" for position, name in enumerate(SEVERITIES))
+    rows = warehouse.query(
+        f"select source, kafka_topic, kafka_partition, first_missing_sequence, last_missing_sequence, "
+        f"missing_count, severity, is_confirmed, detected_at "
+        f"from {warehouse.table('control', 'streaming_sequence_gaps')} "
+        f"where case severity {rank} end >= @min_rank and (is_confirmed or not @confirmed_only) "
+        f"order by missing_count desc, source, kafka_topic, kafka_partition, first_missing_sequence",
+        {"min_rank": SEVERITIES.index(min_severity), "confirmed_only": confirmed_only},
+    )
+    return [_jsonable(row) for row in rows]

@@ -1,0 +1,59 @@
+"""Typed settings of the bridge and the stream loader; the CLI fills them from options or environment variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from streaming.pubsub import BatchSettings
+
+
+@dataclass(frozen=True)
+class BridgeSettings:
+    """How one bridge replica reads Kafka and publishes to Pub/Sub."""
+
+    bootstrap_servers: str
+    """Kafka brokers, `host:port[,host:port]` (KAFKA_BOOTSTRAP_SERVERS)."""
+    project: str
+    """Google Cloud project of the Pub/Sub topics (MDP_PUBSUB_PROJECT, else PUBSUB_PROJECT_ID)."""
+    group_id: str | None = None
+    """Consumer group; default the stream spec's `kafka.consumer_group` (MDP_BRIDGE_GROUP_ID)."""
+    instance_id: str | None = None
+    """Static group membership id, e.g. the pod name; a restart under it resumes without a rebalance
+    (MDP_BRIDGE_INSTANCE_ID)."""
+    session_timeout_ms: int = 45_000
+    """How long the group waits for a silent replica before moving its partitions (MDP_BRIDGE_SESSION_TIMEOUT_MS)."""
+    max_in_flight_messages: int = 50_000
+    """Messages consumed beyond the confirmed commits, at most; consumption pauses there. It bounds what a crash
+    publishes twice (MDP_BRIDGE_MAX_IN_FLIGHT)."""
+    max_in_flight_bytes: int = 256_000_000
+    """Bytes held for unacknowledged publishes; consumption pauses above it (MDP_BRIDGE_MAX_IN_FLIGHT_BYTES)."""
+    consume_batch: int = 1000
+    """Messages taken from librdkafka per call."""
+    commit_interval_s: float = 0.2
+    """How often the handled prefix of each partition is committed (asynchronously)."""
+    drain_timeout_s: float = 30.0
+    """On revocation or shutdown, how long to wait for in-flight publishes before committing what is done."""
+    batch: BatchSettings = field(default_factory=BatchSettings)
+    """Pub/Sub publish batching."""
+    metrics_port: int | None = None
+    """Port of `/metrics` and `/healthz`; none serves nothing (MDP_BRIDGE_METRICS_PORT)."""
+    create_topics: bool = False
+    """Create missing Pub/Sub topics (emulators only; Terraform owns them in the cloud) (MDP_STREAM_CREATE_MISSING)."""
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    """How `mdp stream-load` moves a subscription into the warehouse."""
+
+    project: str
+    """Google Cloud project of the subscription (MDP_PUBSUB_PROJECT, else PUBSUB_PROJECT_ID)."""
+    subscription: str | None = None
+    """Subscription id; default the stream spec's `pubsub.subscription`."""
+    batch_messages: int = 5000
+    """Messages written to the warehouse per batch, at most."""
+    batch_wait_s: float = 1.0
+    """How long a batch collects messages before it is written."""
+    idle_exit_s: float | None = None
+    """Exit after the subscription has been empty this long; none runs until stopped."""
+    create_subscription: bool = False
+    """Create a missing subscription (emulators only) (MDP_STREAM_CREATE_MISSING)."""

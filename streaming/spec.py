@@ -1,0 +1,162 @@
+"""Stream specs: YAML files under `source_specs/streaming/`, checked against `stream_spec.schema.json`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from orchestrator.specs.loader import _line_index, _yaml_path
+from streaming.exceptions import StreamSpecError, UnknownStreamError
+
+SCHEMA_FILE_NAME = "stream_spec.schema.json"
+STREAMS_FOLDER = "streaming"
+
+Problem = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One Kafka stream: where it is read, where it is published, and the fields that identify its events."""
+
+    name: str
+    owner: str
+    description: str
+    kafka_topics: tuple[str, ...]
+    consumer_group: str
+    pubsub_topic: str
+    dead_letter_topic: str
+    subscription: str
+    payload_format: str
+    schema_version: str
+    event_id_field: str
+    sequence_field: str
+    event_time_field: str
+    ordering_key_field: str | None
+    path: Path
+
+    @property
+    def raw_table(self) -> str:
+        """The warehouse table the stream lands in, in schema `raw`."""
+        return f"{self.name}_stream"
+
+
+@cache
+def _schema(specs_dir: Path) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((specs_dir / SCHEMA_FILE_NAME).read_text())
+    return schema
+
+
+def _build(raw: dict[str, Any], path: Path) -> StreamSpec:
+    fields = raw["fields"]
+    return StreamSpec(
+        name=raw["name"],
+        owner=raw["owner"],
+        description=" ".join(raw["description"].split()),
+        kafka_topics=tuple(raw["kafka"]["topics"]),
+        consumer_group=raw["kafka"]["consumer_group"],
+        pubsub_topic=raw["pubsub"]["topic"],
+        dead_letter_topic=raw["pubsub"]["dead_letter_topic"],
+        subscription=raw["pubsub"]["subscription"],
+        payload_format=raw["payload"]["format"],
+        schema_version=raw["payload"]["schema_version"],
+        event_id_field=fields["event_id"],
+        sequence_field=fields["sequence"],
+        event_time_field=fields["event_time"],
+        ordering_key_field=fields.get("ordering_key"),
+        path=path,
+    )
+
+
+def _semantic_problems(raw: dict[str, Any], path: Path) -> list[tuple[tuple[str | int, ...], str]]:
+    """Checks the JSON Schema cannot express."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if raw["name"] != path.stem:
+        problems.append((("name",), f"name {raw['name']!r} must match the file name {path.stem!r}"))
+    if raw["pubsub"]["dead_letter_topic"] == raw["pubsub"]["topic"]:
+        problems.append((("pubsub", "dead_letter_topic"), "the dead-letter topic must differ from the topic"))
+    fields = raw["fields"]
+    for role in ("sequence", "event_time"):
+        if fields[role] == fields["event_id"]:
+            problems.append((("fields", role), f"the {role} field must differ from the event id field"))
+    return problems
+
+
+def check_stream_spec_file(path: Path, specs_dir: Path) -> tuple[StreamSpec | None, list[Problem]]:
+    """Parse and check one stream spec; return the spec (if valid) and its problems."""
+    text = path.read_text(encoding="utf-8")
+    shown = str(path)
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        return None, [(shown, "(document)", f"not valid YAML: {error}")]
+    if not isinstance(raw, dict):
+        return None, [(shown, "(document)", "a stream spec must be a YAML mapping")]
+    lines = _line_index(text)
+
+    def located(parts: Sequence[str | int], message: str) -> Problem:
+        line = lines.get(tuple(parts))
+        return (f"{shown}:{line}" if line else shown, _yaml_path(parts), message)
+
+    validator = jsonschema.Draft202012Validator(_schema(specs_dir))
+    schema_errors = sorted(validator.iter_errors(raw), key=lambda error: list(error.absolute_path))
+    if schema_errors:
+        return None, [located(list(error.absolute_path), error.message) for error in schema_errors]
+    semantic = [located(parts, message) for parts, message in _semantic_problems(raw, path)]
+    if semantic:
+        return None, semantic
+    return _build(raw, path), []
+
+
+def stream_spec_files(specs_dir: Path) -> list[Path]:
+    """Every stream spec file, in a stable order."""
+    return sorted((specs_dir / STREAMS_FOLDER).glob("*.yaml"))
+
+
+def is_stream_spec_path(path: Path) -> bool:
+    """Whether a spec file is a stream spec (it lives in the streaming folder)."""
+    return path.parent.name == STREAMS_FOLDER
+
+
+def check_stream_specs(specs_dir: Path, paths: Sequence[Path] = ()) -> tuple[list[StreamSpec], list[Problem]]:
+    """Check the given stream spec files (default: all) and the rules that span them."""
+    specs: list[StreamSpec] = []
+    problems: list[Problem] = []
+    for path in paths or stream_spec_files(specs_dir):
+        spec, found = check_stream_spec_file(path, specs_dir)
+        problems.extend(found)
+        if spec is not None:
+            specs.append(spec)
+    # Two streams reading one Kafka topic or writing one Pub/Sub topic would publish every event twice.
+    claimed: dict[tuple[str, str], StreamSpec] = {}
+    for spec in specs:
+        uses = [("name", spec.name), ("pubsub.topic", spec.pubsub_topic)]
+        uses += [("kafka.topics", topic) for topic in spec.kafka_topics]
+        for use in uses:
+            owner = claimed.setdefault(use, spec)
+            if owner is not spec:
+                problems.append((str(spec.path), use[0], f"{use[1]!r} is also used by {owner.path}"))
+    return specs, problems
+
+
+def load_stream_specs(specs_dir: Path) -> list[StreamSpec]:
+    """All stream specs, or `StreamSpecError` listing every problem."""
+    specs, problems = check_stream_specs(specs_dir)
+    if problems:
+        raise StreamSpecError(problems)
+    return specs
+
+
+def find_stream_spec(specs_dir: Path, name: str) -> StreamSpec:
+    """The stream spec with this name, or `UnknownStreamError`."""
+    specs = load_stream_specs(specs_dir)
+    for spec in specs:
+        if spec.name == name:
+            return spec
+    raise UnknownStreamError(name, [spec.name for spec in specs])

@@ -1,0 +1,242 @@
+"""The bridge against the real Kafka broker, Pub/Sub emulator, DuckDB warehouse and dbt: end to end, dead letters,
+and commits that never pass a publish still in flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from streaming.metrics import MetricsServer
+from streaming.pubsub import BatchSettings, close, publisher_client
+from streaming.spec import StreamSpec
+from tests import services
+from tests.streaming.support import (
+    MDP,
+    BridgeThread,
+    Collector,
+    committed_offsets,
+    create_topic,
+    end_offsets,
+    fresh_stream_spec,
+    produce,
+    rfq_event,
+    rfq_messages,
+    stream_specs_dir,
+    stream_topics,
+    unique,
+    wait_until,
+)
+
+
+@pytest.fixture
+def stream() -> Iterator[tuple[StreamSpec, str]]:
+    """A stream on fresh topics: its spec and the name of a subscription on its dead-letter topic."""
+    services.pubsub_emulator_host()
+    spec = fresh_stream_spec()
+    dead_letters = unique("rfq-dead-letters-sub-")
+    with stream_topics(services.pubsub_project(), spec, dead_letters):
+        yield spec, dead_letters
+
+
+def _mdp(home: Path, specs_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MDP, "--home", str(home), *arguments],
+        env={**os.environ, "MDP_SPECS_DIR": str(specs_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def _all_committed(bootstrap: str, spec: StreamSpec, partitions: int) -> bool:
+    topic = spec.kafka_topics[0]
+    return committed_offsets(bootstrap, spec.consumer_group, topic, partitions) == end_offsets(
+        bootstrap, topic, partitions
+    )
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (local test server)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_every_message_reaches_pubsub_the_raw_table_and_staging_once(
+    stream: tuple[StreamSpec, str], tmp_path: Path
+) -> None:
+    spec, _ = stream
+    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
+    topic, partitions, events = spec.kafka_topics[0], 4, 20_000
+    create_topic(bootstrap, topic, partitions)
+    # The gateway lost three events of partition 2 (sequence numbers 100-102) and sent 50 events twice.
+    lost = {(2, sequence) for sequence in (100, 101, 102)}
+    messages = [m for m in rfq_messages(events, partitions) if (m[0], json.loads(m[2] or b"")["sequence"]) not in lost]
+    produced = produce(bootstrap, topic, [*messages, *messages[:50]])
+    home, specs_dir = tmp_path / "home", stream_specs_dir(tmp_path, spec)
+
+    with BridgeThread(spec, bootstrap, project) as bridge:
+        server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
+        server.start()
+        try:
+            wait_until(
+                "every offset is committed", lambda: _all_committed(bootstrap, spec, partitions), 120, bridge.check
+            )
+            status, health = _get(f"http://127.0.0.1:{server.port}/healthz")
+            assert status == 200
+            assert json.loads(health)["status"] == "ok"
+            status, metrics = _get(f"http://127.0.0.1:{server.port}/metrics")
+            assert status == 200
+            published = {
+                line.split('partition="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+                for line in metrics.decode().splitlines()
+                if line.startswith("mdp_bridge_published_messages_total{")
+            }
+            assert published == {str(p): float(produced[p]) for p in range(partitions)}
+            assert _get(f"http://127.0.0.1:{server.port}/nothing")[0] == 404
+        finally:
+            server.stop()
+        report = bridge.stop()
+    assert report.published == report.consumed == events - 3 + 50
+    assert report.dead_lettered == {}
+
+    load = _mdp(home, specs_dir, "stream-load", "rfq", "--idle-exit", "2", "--batch-wait", "0.5", "--json")
+    assert load.returncode == 0, load.stderr
+    assert json.loads(load.stdout)["loaded"] >= events - 3 + 50
+
+    warehouse = str(home / "warehouse.duckdb")
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        landed = connection.sql(
+            "select json_extract_string(attributes, '$.kafka_partition')::int as p, "
+            "json_extract_string(attributes, '$.kafka_offset')::bigint as o from raw.rfq_stream"
+        ).fetchall()
+        columns = [row[0] for row in connection.sql("describe raw.rfq_stream").fetchall()]
+    assert columns == ["subscription_name", "message_id", "publish_time", "data", "attributes", "_ingested_at"]
+    assert set(landed) == {(p, o) for p in range(partitions) for o in range(produced[p])}, "a Kafka message is missing"
+
+    build = _mdp(home, specs_dir, "stream", "build", "--json")
+    assert build.returncode == 0, build.stdout + build.stderr
+    assert json.loads(build.stdout)["status"] == "success"
+    with duckdb.connect(warehouse, read_only=True) as connection:
+        staged = connection.execute("select count(*), count(distinct event_id) from staging.stg_rfq__events").fetchone()
+        curated = connection.execute("select count(*) from curation.rfq_events").fetchone()
+    assert staged == (events - 3, events - 3)
+    assert curated == (events - 3,)
+
+    gaps = _mdp(home, specs_dir, "stream", "gaps", "--json")
+    assert gaps.returncode == 0, gaps.stderr
+    assert [
+        (g["kafka_partition"], g["first_missing_sequence"], g["last_missing_sequence"], g["severity"])
+        for g in json.loads(gaps.stdout)
+    ] == [(2, 100, 102, "MEDIUM")]
+    lag = _mdp(home, specs_dir, "stream", "lag", "--json")
+    assert lag.returncode == 0, lag.stderr
+    assert sum(row["events"] for row in json.loads(lag.stdout)) == events - 3
+
+
+def test_poison_messages_land_in_the_dead_letter_topic_with_their_reason(stream: tuple[StreamSpec, str]) -> None:
+    spec, dead_letter_subscription = stream
+    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
+    topic = spec.kafka_topics[0]
+    create_topic(bootstrap, topic, 1, {"max.message.bytes": "16000000"})
+    oversized = rfq_event(4, 4, padding="x" * 11_000_000)
+    values: list[bytes | None] = [
+        rfq_event(0, 0),
+        b"RFQ;1;QUOTE;99.5",
+        json.dumps({"sequence": 2, "event_at": "2026-11-20T10:00:00Z"}).encode(),
+        None,
+        oversized,
+        rfq_event(5, 5, sequence="five"),
+        rfq_event(6, 6),
+    ]
+    produce(bootstrap, topic, [(0, b"k", value) for value in values], **{"message.max.bytes": 16_000_000})
+
+    with (
+        Collector(project, spec.subscription) as published,
+        Collector(project, dead_letter_subscription) as dead,
+        BridgeThread(spec, bootstrap, project) as bridge,
+    ):
+        wait_until("every offset is committed", lambda: _all_committed(bootstrap, spec, 1), 120, bridge.check)
+        wait_until("both topics delivered", lambda: len(published.messages) >= 2 and len(dead.messages) >= 5, 60)
+        report = bridge.stop()
+
+    assert sorted(offset for _, _, offset in published.coordinates()) == [0, 6]
+    letters = {int(m.attributes["kafka_offset"]): m for m in dead.messages}
+    assert {offset: m.attributes["reason"] for offset, m in letters.items()} == {
+        1: "undecodable",
+        2: "spec_violation",
+        3: "undecodable",
+        4: "too_large",
+        5: "spec_violation",
+    }
+    assert letters[2].attributes["reason_detail"] == "field 'event_id' is missing"
+    assert letters[1].data == b"RFQ;1;QUOTE;99.5"
+    assert letters[4].attributes["original_bytes"] == str(len(oversized))
+    assert letters[4].data == oversized[:1_000_000]
+    assert all(m.attributes["kafka_topic"] == topic and m.attributes["kafka_partition"] == "0" for m in dead.messages)
+    assert report.dead_lettered == {"undecodable": 2, "spec_violation": 2, "too_large": 1}
+
+
+class HoldingPublisherApi:
+    """The real Publish RPC, except that the request carrying one chosen offset waits until released: later
+    batches are acknowledged first."""
+
+    def __init__(self, api: Any, held_offset: int) -> None:
+        self._api = api
+        self._held_offset = str(held_offset)
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def publish(self, request: Any, **options: Any) -> Any:
+        """Publish, after the release if this request carries the held offset."""
+        if any(message.attributes["kafka_offset"] == self._held_offset for message in request.messages):
+            self.holding.set()
+            assert self.release.wait(120)
+        return self._api.publish(request=request, **options)
+
+
+def test_the_commit_never_passes_a_publish_that_is_still_in_flight(stream: tuple[StreamSpec, str]) -> None:
+    spec, _ = stream
+    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
+    topic = spec.kafka_topics[0]
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, rfq_messages(300, 1))
+
+    client = publisher_client()
+    api = HoldingPublisherApi(client, held_offset=25)
+    batches = BatchSettings(max_messages=10, max_latency_s=0.01, concurrency=4)
+    with (
+        Collector(project, spec.subscription) as published,
+        BridgeThread(spec, bootstrap, project, api=api, batch=batches) as bridge,
+    ):
+        assert api.holding.wait(60), "the held batch was never sent"
+        held = {(topic, 0, offset) for offset in range(20, 30)}
+        wait_until(
+            "every other batch is acknowledged",
+            lambda: set(published.coordinates()) == {(topic, 0, o) for o in range(300)} - held,
+            60,
+            bridge.check,
+        )
+        observed = []
+        for _ in range(10):  # over several commit intervals
+            observed.append(committed_offsets(bootstrap, spec.consumer_group, topic, 1)[0])
+            time.sleep(0.2)
+        assert observed[-1] == 20, f"the commit must stop at the held batch: {observed}"
+        assert max(observed) <= 20
+        api.release.set()
+        wait_until("the rest is committed", lambda: _all_committed(bootstrap, spec, 1), 60, bridge.check)
+        bridge.stop()
+    close(client)
+    assert set(published.coordinates()) == {(topic, 0, offset) for offset in range(300)}

@@ -1,0 +1,176 @@
+"""`mdp stream-load`: acknowledges only what the warehouse holds, on DuckDB and on the BigQuery emulator."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+from google.pubsub_v1.types import PubsubMessage
+
+from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
+from streaming.load import StreamLoader
+from streaming.pubsub import close, publisher_client, subscriber_client
+from streaming.spec import StreamSpec
+from tests import services
+from tests.streaming.support import (
+    MDP,
+    delete_topics_and_subscriptions,
+    fresh_stream_spec,
+    rfq_event,
+    stream_specs_dir,
+    unique,
+    wait_until,
+)
+
+
+def _publish(project: str, topic: str, count: int) -> None:
+    publisher = publisher_client()
+    try:
+        path = publisher.topic_path(project, topic)
+        for start in range(0, count, 500):
+            messages = [
+                PubsubMessage(
+                    data=rfq_event(n, n),
+                    attributes={"kafka_topic": "t", "kafka_partition": "0", "kafka_offset": str(n)},
+                )
+                for n in range(start, min(start + 500, count))
+            ]
+            publisher.publish(topic=path, messages=messages)
+    finally:
+        close(publisher)
+
+
+@contextlib.contextmanager
+def _subscription(project: str) -> Iterator[tuple[str, str]]:
+    topic, subscription = unique("rfq-events-"), unique("rfq-load-")
+    publisher, subscriber = publisher_client(), subscriber_client()
+    try:
+        publisher.create_topic(name=publisher.topic_path(project, topic))
+        subscriber.create_subscription(
+            name=subscriber.subscription_path(project, subscription),
+            topic=publisher.topic_path(project, topic),
+            ack_deadline_seconds=60,
+        )
+    finally:
+        close(publisher)
+        close(subscriber)
+    try:
+        yield topic, subscription
+    finally:
+        delete_topics_and_subscriptions(project, [topic], [subscription])
+
+
+def test_a_busy_warehouse_hands_batches_back_and_nothing_is_lost_or_doubled(tmp_path: Path) -> None:
+    services.pubsub_emulator_host()
+    project = services.pubsub_project()
+    with _subscription(project) as (topic, subscription):
+        _publish(project, topic, 3000)
+        _load_through_a_busy_warehouse(project, subscription, tmp_path)
+
+
+def _load_through_a_busy_warehouse(project: str, subscription: str, tmp_path: Path) -> None:
+    warehouse_path = tmp_path / "warehouse.duckdb"
+    subscriber = subscriber_client()
+    loader = StreamLoader(
+        "rfq",
+        subscriber,
+        subscriber.subscription_path(project, subscription),
+        "rfq_stream",
+        lambda: DuckDBWarehouse(warehouse_path),
+        batch_messages=1000,
+        batch_wait_s=0.2,
+    )
+    stop = threading.Event()
+    # Another process holds the DuckDB file (dbt, say): every write fails until it lets go.
+    hold = (
+        f"import duckdb, time; c = duckdb.connect({str(warehouse_path)!r}); print('held', flush=True); time.sleep(60)"
+    )
+    with subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True) as holder:
+        try:
+            assert holder.stdout is not None
+            assert holder.stdout.readline().strip() == "held"
+            runner = threading.Thread(target=loader.run, args=(stop,))
+            runner.start()
+            wait_until("a write has failed", lambda: loader.report.failures >= 2, 30)
+            assert loader.report.loaded == 0
+        finally:
+            holder.kill()
+    try:
+        wait_until("every message is written", lambda: loader.report.loaded >= 3000, 60)
+    finally:
+        stop.set()
+        runner.join(30)
+        close(subscriber)
+    with duckdb.connect(str(warehouse_path), read_only=True) as connection:
+        rows = connection.execute(
+            "select count(*), count(distinct message_id), "
+            "count(distinct json_extract_string(attributes, '$.kafka_offset')) from raw.rfq_stream"
+        ).fetchone()
+    assert rows == (3000, 3000, 3000)
+
+
+def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
+    project = services.pubsub_project()
+    spec = fresh_stream_spec()
+    specs_dir = stream_specs_dir(tmp_path, spec)
+    environment = {
+        **os.environ,
+        "MDP_SPECS_DIR": str(specs_dir),
+        "MDP_ENV": "emulator",
+        "MDP_PROJECT": services.bigquery_project(),
+    }
+    try:
+        _load_into_bigquery(spec, environment)
+    finally:
+        delete_topics_and_subscriptions(project, [spec.pubsub_topic], [spec.subscription])
+
+
+def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
+    project = services.pubsub_project()
+    # --create-missing makes the topic and subscription; then the messages go in.
+    created = subprocess.run(
+        [MDP, "stream-load", "rfq", "--create-missing", "--idle-exit", "0.5", "--batch-wait", "0.2"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr
+    _publish(project, spec.pubsub_topic, 1200)
+    loaded = subprocess.run(
+        [MDP, "stream-load", "rfq", "--idle-exit", "2", "--batch-wait", "0.3", "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert json.loads(loaded.stdout)["loaded"] == 1200
+    client = bigquery.Client(
+        project=services.bigquery_project(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
+    )
+    try:
+        rows = list(
+            client.query(
+                "select count(distinct message_id) as messages, "
+                "countif(json_value(data, '$.event_id') is not null) as events from raw.rfq_stream "
+                f"where subscription_name = '{spec.subscription}'"
+            ).result()
+        )
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    assert [(row["messages"], row["events"]) for row in rows] == [(1200, 1200)]

@@ -1,0 +1,154 @@
+"""The streaming dbt models on DuckDB, over two hourly builds: first copy wins, the incremental merge keeps it,
+late events close sequence gaps, severities follow gap sizes, lag is measured."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from orchestrator.settings import Settings
+from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
+from streaming.load import STREAM_SCHEMA
+from streaming.runbook import build_streaming_models, gaps, lag
+from tests.streaming.support import rfq_event
+
+NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+TOPIC = "markets.rfq.events.v1"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as it lands in raw.rfq_stream."""
+
+    number: int
+    partition: int
+    sequence: int
+    ingested_minutes_ago: int
+    price: str = "99.875"
+    message_id: str = ""
+
+    def row(self) -> dict[str, Any]:
+        """The raw row."""
+        ingested = NOW - dt.timedelta(minutes=self.ingested_minutes_ago)
+        event_at = (ingested - dt.timedelta(seconds=90)).isoformat() + "Z"
+        attributes = {
+            "source": "rfq",
+            "schema_version": "1",
+            "kafka_topic": TOPIC,
+            "kafka_partition": str(self.partition),
+            "kafka_offset": str(self.sequence),
+            "kafka_timestamp": str(int((ingested - dt.timedelta(seconds=2)).replace(tzinfo=dt.UTC).timestamp() * 1000)),
+            "event_id": f"EV{self.number:09d}",
+            "sequence": str(self.sequence),
+        }
+        return {
+            "subscription_name": "mdp-rfq-events-warehouse",
+            "message_id": self.message_id or f"m-{self.number}-{self.partition}-{self.sequence}",
+            "publish_time": ingested - dt.timedelta(seconds=1),
+            "data": rfq_event(self.number, self.sequence, price=self.price, event_at=event_at).decode(),
+            "attributes": json.dumps(attributes),
+            "_ingested_at": ingested,
+        }
+
+
+def _land(warehouse: Path, deliveries: list[Delivery]) -> None:
+    target = DuckDBWarehouse(warehouse)
+    try:
+        target.append_stream_messages("rfq_stream", pa.Table.from_pylist([d.row() for d in deliveries], STREAM_SCHEMA))
+    finally:
+        target.close()
+
+
+def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+FIRST_HOUR = [
+    # Partition 0: 1 2 3 . 5 6 7 (one missing); event 2 delivered twice, the copy an hour later differs.
+    *(Delivery(n, 0, n, 120) for n in (1, 2, 3, 5, 6, 7)),
+    Delivery(2, 0, 2, 60, price="1.000", message_id="redelivered-2"),
+    # Partition 1: 1 . . . 20 (eighteen missing).
+    Delivery(101, 1, 1, 120),
+    Delivery(120, 1, 20, 90),
+]
+SECOND_HOUR = [
+    Delivery(4, 0, 4, 5),  # fills partition 0's gap, late
+    Delivery(110, 1, 10, 5),  # splits partition 1's gap in two
+    Delivery(1, 0, 1, 5, price="2.000", message_id="redelivered-1"),  # a late copy of a curated event
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, list[tuple[Any, ...]]]:
+    """Two builds; returns the settings and the gaps after the first one."""
+    home = tmp_path_factory.mktemp("stream-dbt")
+    settings = Settings(
+        home=home, specs_dir=Path("source_specs").resolve(), dbt_project_dir=Path("dbt_project").resolve()
+    )
+    _land(settings.warehouse_path, FIRST_HOUR)
+    build_streaming_models(settings)
+    first_gaps = _query(
+        settings.warehouse_path,
+        "select kafka_partition, first_missing_sequence, last_missing_sequence, missing_count, severity, is_confirmed "
+        "from control.streaming_sequence_gaps order by kafka_partition, first_missing_sequence",
+    )
+    _land(settings.warehouse_path, SECOND_HOUR)
+    build_streaming_models(settings)
+    return settings, first_gaps
+
+
+def test_the_first_build_reports_each_gap_with_its_severity(built: tuple[Settings, list[tuple[Any, ...]]]) -> None:
+    _, first_gaps = built
+    assert first_gaps == [(0, 4, 4, 1, "LOW", True), (1, 2, 19, 18, "HIGH", True)]
+
+
+def test_late_events_close_and_split_gaps_in_the_next_build(built: tuple[Settings, list[tuple[Any, ...]]]) -> None:
+    settings, _ = built
+    warehouse = DuckDBWarehouse(settings.warehouse_path)
+    try:
+        found = gaps(warehouse, "LOW", confirmed_only=False)
+        confirmed = gaps(warehouse, "LOW", confirmed_only=True)
+        high = gaps(warehouse, "HIGH", confirmed_only=False)
+    finally:
+        warehouse.close()
+    assert [
+        (g["kafka_partition"], g["first_missing_sequence"], g["last_missing_sequence"], g["severity"]) for g in found
+    ] == [
+        (1, 11, 19, "MEDIUM"),
+        (1, 2, 9, "MEDIUM"),
+    ]
+    assert confirmed == [], "both gaps were first seen five minutes ago, inside the grace period"
+    assert high == []
+
+
+def test_each_event_keeps_its_first_delivery_through_both_merges(built: tuple[Settings, list[tuple[Any, ...]]]) -> None:
+    settings, _ = built
+    curated = dict(_query(settings.warehouse_path, "select event_id, cast(price as varchar) from curation.rfq_events"))
+    assert len(curated) == 10
+    assert curated["EV000000001"] == "99.875000000", "the late copy of event 1 must not replace the first"
+    assert curated["EV000000002"] == "99.875000000"
+    assert _query(
+        settings.warehouse_path, "select count(*), count(distinct event_id) from staging.stg_rfq__events"
+    ) == [(10, 10)]
+    assert _query(settings.warehouse_path, "select count(*) from raw.rfq_stream") == [(12,)]
+
+
+def test_lag_is_measured_per_partition_and_hour(built: tuple[Settings, list[tuple[Any, ...]]]) -> None:
+    settings, _ = built
+    warehouse = DuckDBWarehouse(settings.warehouse_path)
+    try:
+        rows = lag(warehouse, hours=48)
+    finally:
+        warehouse.close()
+    assert {row["kafka_partition"]: row["events"] for row in rows} == {0: 7, 1: 3}
+    for row in rows:
+        assert row["worst_lag_minutes_p95"] == pytest.approx(1.5)
+        assert row["worst_pipeline_lag_seconds_p99"] == pytest.approx(2.0)

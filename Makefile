@@ -8,6 +8,7 @@ MDP := $(BIN)/mdp
 DATE ?= 2026-11-20
 SEED ?= 7
 SOURCE ?= venue_executions
+ENV ?= local
 SERVICES := scripts/services.sh
 
 .PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench bench-streaming \
@@ -41,8 +42,14 @@ services-up: ## Install (once, into ~/.cache/mdp-services) and start the emulato
 services-down: ## Stop everything services-up started
 	$(SERVICES) down
 
-run: install ## The main job on the embedded default: one generated trading day to the vendor extract
-	$(MDP) demo --date $(DATE) --seed $(SEED)
+# ENV=emulator runs the same job on fake-gcs-server and the BigQuery emulator, with the services up for the run.
+run: install ## The main job on the embedded default (or ENV=emulator): one generated trading day to the vendor extract
+ifeq ($(ENV),emulator)
+	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(MDP) --env emulator demo --date $(DATE) --seed $(SEED)
+else
+	$(MDP) --env $(ENV) demo --date $(DATE) --seed $(SEED)
+endif
 
 dbt-compile: install ## Compile every dbt model for BigQuery, through the emulator: no Google credentials needed
 	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

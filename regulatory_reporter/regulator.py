@@ -46,9 +46,10 @@ def _reference(response: httpx.Response, event_id: str) -> str:
 class RegulatorClient:
     """Submits to `<base_url>/v1/submissions`; translates every answer into an acknowledgement or an error."""
 
-    def __init__(self, base_url: str, timeout_s: float, max_connections: int = 64) -> None:
+    def __init__(self, base_url: str, timeout_s: float, max_connections: int = 64, api_key: str | None = None) -> None:
         self._client = httpx.Client(
             base_url=base_url,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
             timeout=httpx.Timeout(timeout_s),
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         )

@@ -30,7 +30,9 @@ def open_reporter(
 ) -> Iterator[Reporter]:
     """A ready reporter: reference cache loaded (and refreshing), ledger and regulator client open."""
     settings.check_lease()
-    regulator = RegulatorClient(settings.require_regulator(), settings.regulator_timeout_s)
+    regulator = RegulatorClient(
+        settings.require_regulator(), settings.regulator_timeout_s, api_key=settings.regulator_api_key
+    )
     ledger = open_ledger(settings)
     cache = ReferenceCache(loader or warehouse_loader(settings.base), settings.cache_refresh_s)
     if refresh_in_background:

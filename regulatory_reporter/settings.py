@@ -55,6 +55,8 @@ class ReporterSettings:
     """Firestore collection of ledger entries (MDP_REPORTER_LEDGER_COLLECTION)."""
     regulator_url: str | None = None
     """Base URL of the regulator's API; submissions go to `<url>/v1/submissions` (MDP_REGULATOR_URL)."""
+    regulator_api_key: str | None = field(default=None, repr=False)
+    """API key sent as a bearer token to the regulator, from Secret Manager in the cloud (MDP_REGULATOR_API_KEY)."""
     regulator_timeout_s: float = 10.0
     """Timeout of one regulator call, connect and read (MDP_REGULATOR_TIMEOUT_S)."""
     retry_base_s: float = 1.0
@@ -106,6 +108,7 @@ class ReporterSettings:
             firestore_project=os.environ.get("MDP_REPORTER_FIRESTORE_PROJECT", project),
             ledger_collection=os.environ.get("MDP_REPORTER_LEDGER_COLLECTION", "regulatory_ledger"),
             regulator_url=os.environ.get("MDP_REGULATOR_URL") or None,
+            regulator_api_key=os.environ.get("MDP_REGULATOR_API_KEY") or None,
             regulator_timeout_s=_float("MDP_REGULATOR_TIMEOUT_S", 10.0),
             retry_base_s=_float("MDP_REPORTER_RETRY_BASE_S", 1.0),
             retries=_int("MDP_REPORTER_RETRIES", 5),

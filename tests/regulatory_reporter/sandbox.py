@@ -26,6 +26,7 @@ class RecordedRequest:
     idempotency_key: str | None
     body: dict[str, Any] | None
     received_at: float
+    authorization: str | None = None
     status: int = 0
     answered_at: float = 0.0
 
@@ -147,7 +148,7 @@ class RegulatorSandbox:
                 except json.JSONDecodeError:
                     body = None
                 key = self.headers.get("Idempotency-Key")
-                record = RecordedRequest(key, body, received)
+                record = RecordedRequest(key, body, received, self.headers.get("Authorization"))
                 with sandbox._lock:
                     sandbox.requests.append(record)
                 if self.path != "/v1/submissions":

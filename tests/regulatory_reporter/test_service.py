@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -151,3 +152,15 @@ def test_replay_resubmits_a_dead_letter_through_the_same_key(reporter: Reporter,
     assert outcome.entry.replays == 1
     assert sandbox.first_accepts() == 1
     assert {r.idempotency_key for r in sandbox.requests} == {event.event_id}
+
+
+def test_api_key_is_sent_as_bearer_token(
+    sandbox: RegulatorSandbox, make_settings: Callable[..., ReporterSettings]
+) -> None:
+    settings = dataclasses.replace(make_settings(sandbox.url), regulator_api_key="key-from-secret-manager")
+    with open_reporter(settings, refresh_in_background=False) as reporter:
+        event = _event(7)
+        assert reporter.handle(event, "m7").status == SUBMITTED
+    [request] = sandbox.requests_for(event.event_id)
+    assert request.authorization == "Bearer key-from-secret-manager"
+    assert "key-from-secret-manager" not in repr(settings)

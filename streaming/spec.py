@@ -9,10 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-import yaml
-
-from orchestrator.specs.loader import _line_index, _yaml_path
+from orchestrator.specs.loader import check_yaml_document
 from streaming.exceptions import StreamSpecError, UnknownStreamError
 
 SCHEMA_FILE_NAME = "stream_spec.schema.json"
@@ -90,28 +87,10 @@ def _semantic_problems(raw: dict[str, Any], path: Path) -> list[tuple[tuple[str 
 
 def check_stream_spec_file(path: Path, specs_dir: Path) -> tuple[StreamSpec | None, list[Problem]]:
     """Parse and check one stream spec; return the spec (if valid) and its problems."""
-    text = path.read_text(encoding="utf-8")
-    shown = str(path)
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        return None, [(shown, "(document)", f"not valid YAML: {error}")]
-    if not isinstance(raw, dict):
-        return None, [(shown, "(document)", "a stream spec must be a YAML mapping")]
-    lines = _line_index(text)
-
-    def located(parts: Sequence[str | int], message: str) -> Problem:
-        line = lines.get(tuple(parts))
-        return (f"{shown}:{line}" if line else shown, _yaml_path(parts), message)
-
-    validator = jsonschema.Draft202012Validator(_schema(specs_dir))
-    schema_errors = sorted(validator.iter_errors(raw), key=lambda error: list(error.absolute_path))
-    if schema_errors:
-        return None, [located(list(error.absolute_path), error.message) for error in schema_errors]
-    semantic = [located(parts, message) for parts, message in _semantic_problems(raw, path)]
-    if semantic:
-        return None, semantic
-    return _build(raw, path), []
+    raw, problems = check_yaml_document(
+        path, _schema(specs_dir), lambda document: _semantic_problems(document, path), "stream spec"
+    )
+    return (_build(raw, path), []) if raw is not None else (None, problems)
 
 
 def stream_spec_files(specs_dir: Path) -> list[Path]:

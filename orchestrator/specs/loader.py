@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -116,8 +116,16 @@ def _semantic_problems(raw: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
     return problems
 
 
-def check_spec_file(path: Path, specs_dir: Path) -> tuple[SourceSpec | None, list[Problem]]:
-    """Parse and check one spec file; return the spec (if valid) and its problems."""
+SemanticCheck = Callable[[dict[str, Any]], list[tuple[tuple[str | int, ...], str]]]
+
+
+def check_yaml_document(
+    path: Path, schema: dict[str, Any], semantic_problems: SemanticCheck, kind: str
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """Parse a YAML spec, check it against its JSON Schema, then its own logic; problems name file:line and YAML path.
+
+    Returns the parsed mapping when there are no problems. Source specs and stream specs share this.
+    """
     text = path.read_text(encoding="utf-8")
     shown = str(path)
     try:
@@ -125,23 +133,34 @@ def check_spec_file(path: Path, specs_dir: Path) -> tuple[SourceSpec | None, lis
     except yaml.YAMLError as error:
         return None, [(shown, "(document)", f"not valid YAML: {error}")]
     if not isinstance(raw, dict):
-        return None, [(shown, "(document)", "a spec must be a YAML mapping")]
+        return None, [(shown, "(document)", f"a {kind} must be a YAML mapping")]
     lines = _line_index(text)
 
     def located(parts: Sequence[str | int], message: str) -> Problem:
         line = lines.get(tuple(parts))
         return (f"{shown}:{line}" if line else shown, _yaml_path(parts), message)
 
-    validator = jsonschema.Draft202012Validator(_schema(specs_dir))
+    validator = jsonschema.Draft202012Validator(schema)
     schema_errors = sorted(validator.iter_errors(raw), key=lambda error: list(error.absolute_path))
     if schema_errors:
         return None, [located(list(error.absolute_path), error.message) for error in schema_errors]
-    semantic = [located(parts, message) for parts, message in _semantic_problems(raw)]
-    if raw["name"] != path.stem:
-        semantic.append(located(["name"], f"name {raw['name']!r} must match the file name {path.stem!r}"))
+    semantic = [located(parts, message) for parts, message in semantic_problems(raw)]
     if semantic:
         return None, semantic
-    return build_spec(raw, path), []
+    return raw, []
+
+
+def check_spec_file(path: Path, specs_dir: Path) -> tuple[SourceSpec | None, list[Problem]]:
+    """Parse and check one spec file; return the spec (if valid) and its problems."""
+
+    def semantic(raw: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+        problems = _semantic_problems(raw)
+        if raw["name"] != path.stem:
+            problems.append((("name",), f"name {raw['name']!r} must match the file name {path.stem!r}"))
+        return problems
+
+    raw, problems = check_yaml_document(path, _schema(specs_dir), semantic, "spec")
+    return (build_spec(raw, path), []) if raw is not None else (None, problems)
 
 
 def spec_files(specs_dir: Path) -> list[Path]:

@@ -4,7 +4,7 @@ with
 
 events_stream as (
 
-    {{ regulatory_stream_or_empty('regulatory_stream', 'regulatory_events_stream') }}
+    {{ stream_source('regulatory_stream', 'regulatory_events_stream') }}
 
 ),
 
@@ -13,16 +13,16 @@ event_fields_extracted as (
     select
         -- ids
         message_id,
-        {{ regulatory_json_text('data', 'domain') }} as domain,
-        {{ regulatory_json_text('data', 'source_system') }} as source_system,
-        {{ regulatory_json_text('data', 'source_trade_id') }} as source_trade_id,
-        {{ regulatory_json_text('data', 'source_event_id') }} as source_event_id,
+        {{ json_text('data', 'domain') }} as domain,
+        {{ json_text('data', 'source_system') }} as source_system,
+        {{ json_text('data', 'source_trade_id') }} as source_trade_id,
+        {{ json_text('data', 'source_event_id') }} as source_event_id,
 
         -- strings
-        {{ regulatory_json_text('data', 'event_type') }} as event_type,
+        {{ json_text('data', 'event_type') }} as event_type,
 
         -- timestamps
-        {{ regulatory_iso_timestamp(regulatory_json_text('data', 'event_at')) }} as event_at,
+        {{ regulatory_iso_timestamp(json_text('data', 'event_at')) }} as event_at,
         publish_time as published_at
 
     from events_stream

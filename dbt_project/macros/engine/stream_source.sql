@@ -2,7 +2,7 @@
     Returns a SELECT of every message in a raw stream table (a dbt source with the
     BigQuery-subscription columns), or, while the stream has landed nothing yet and
     the table does not exist, an empty SELECT with the same columns: a warehouse
-    without the stream still builds the streaming models.
+    without the stream still builds the models that read it (streaming and regulatory lanes).
 #}
 {% macro stream_source(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}

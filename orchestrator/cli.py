@@ -15,7 +15,7 @@ from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
 from orchestrator.dbt_runner import run_dbt
 from orchestrator.delivery.cli import register as register_delivery_commands
-from orchestrator.demo import run_demo
+from orchestrator.demo import DEMO_BAD_ROWS, run_demo
 from orchestrator.exceptions import MdpError
 from orchestrator.extract import ExtractFormat, write_extract
 from orchestrator.generator import Faults, generate_source_file
@@ -119,13 +119,21 @@ def _print_files(title: str, files: list[dict[str, Any]]) -> None:
 def demo(
     date: DateOption = None,
     seed: Annotated[int, typer.Option(help="Seed for the generated day.")] = 7,
+    trade_rows: Annotated[
+        int | None,
+        typer.Option(
+            min=DEMO_BAD_ROWS + 1,
+            help="Rows in every trade file (default: each source's realistic size, 80,000 in all).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fresh home, a generated trading day for every source plus bad files, one cycle, the daily extract."""
     settings = _settings()
     specs = load_specs(settings.specs_dir)
+    when = _date(date) if date else dt.date(2026, 11, 20)
     with progress_display() as progress:
-        result = run_demo(settings, specs, _date(date) if date else dt.date(2026, 11, 20), seed, progress)
+        result = run_demo(settings, specs, when, seed, progress, trade_rows)
     summary = result.summary()
     if as_json:
         print_json({**summary, "cycle": result.cycle.as_dict(), "home": str(settings.home)})

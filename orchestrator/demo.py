@@ -41,20 +41,41 @@ class DemoResult:
         }
 
 
-def deliver_demo_files(specs: Sequence[SourceSpec], date: dt.date, seed: int, out_dir: Path) -> None:
-    """A clean trading day for every source plus deliberately bad files."""
+# Rows the demo breaks on purpose in the venue file, and the rows of the Murex file that fails whole.
+DEMO_BAD_ROWS = 25
+FAILING_FILE_ROWS = 500
+
+
+def deliver_demo_files(
+    specs: Sequence[SourceSpec], date: dt.date, seed: int, out_dir: Path, trade_rows: int | None = None
+) -> None:
+    """A clean trading day for every source plus deliberately bad files.
+
+    `trade_rows` sizes every trade file alike (the reference files always hold their whole universe); by
+    default each trade source gets its realistic demo size.
+    """
+    if trade_rows is not None and trade_rows <= DEMO_BAD_ROWS:
+        raise ValueError(f"trade_rows={trade_rows} must be more than the {DEMO_BAD_ROWS} rows the demo breaks")
     for spec in specs:
-        rows = DEMO_ROWS.get(spec.name, DEFAULT_TRADE_ROWS)
-        faults = Faults(bad_rows=25) if spec.name == "venue_executions" else None
+        rows = trade_rows or DEMO_ROWS.get(spec.name, DEFAULT_TRADE_ROWS)
+        faults = Faults(bad_rows=DEMO_BAD_ROWS) if spec.name == "venue_executions" else None
         generate_source_file(spec, rows, date, out_dir, seed, faults=faults)
     murex = find_spec(specs, "murex_trades")
     # A second Murex file whose control file states the wrong row count: it must fail whole.
-    generate_source_file(murex, 500, date, out_dir, seed + 1, faults=Faults(control_count_delta=3, seq="002"))
+    failing_rows = min(FAILING_FILE_ROWS, trade_rows or FAILING_FILE_ROWS)
+    generate_source_file(
+        murex, failing_rows, date, out_dir, seed + 1, faults=Faults(control_count_delta=3, seq="002")
+    )
     write_unmatched_file(out_dir, date)
 
 
 def run_demo(
-    settings: Settings, specs: Sequence[SourceSpec], date: dt.date, seed: int, progress: Progress | None = None
+    settings: Settings,
+    specs: Sequence[SourceSpec],
+    date: dt.date,
+    seed: int,
+    progress: Progress | None = None,
+    trade_rows: int | None = None,
 ) -> DemoResult:
     """Fresh home, one day of files dropped into landing, one cycle, the daily extract."""
     reset_environment(settings)
@@ -63,7 +84,7 @@ def run_demo(
         out_dir = Path(scratch)
         if progress:
             progress("generating files", 0, 1)
-        deliver_demo_files(specs, date, seed, out_dir)
+        deliver_demo_files(specs, date, seed, out_dir, trade_rows)
         for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
             buckets.landing.upload_file(path, path.relative_to(out_dir).as_posix())
     cycle = run_cycle(settings, specs, date, progress=progress)

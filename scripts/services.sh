@@ -50,8 +50,8 @@ KAFKA_CONTROLLER_PORT=${MDP_KAFKA_CONTROLLER_PORT:-29093}
 SERVICES=(gcs bigquery pubsub firestore kafka)
 
 GCS_DIR=$CACHE/gcs/$FAKE_GCS_WRAPPER_VERSION
-# Keyed by the sources too: a change to the shims in main.go rebuilds.
-BIGQUERY_SOURCES_HASH=$(cat "$HELPERS"/bigquery-emulator/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)
+# Keyed by the sources too: a change to the shims in main.go or to a patch rebuilds.
+BIGQUERY_SOURCES_HASH=$(cat "$HELPERS"/bigquery-emulator/{go.mod,go.sum,main.go,patches/*.patch} | sha256sum | cut -c1-12)
 BIGQUERY_DIR=$CACHE/bigquery/$BIGQUERY_EMULATOR_VERSION-$BIGQUERY_SOURCES_HASH
 KAFKA_DIR=$CACHE/kafka/$KAFKA_VERSION-log4j-$LOG4J_VERSION
 ENV_FILE=$RUN/services.env
@@ -109,8 +109,28 @@ go_env() { # Go state stays in the cache: a second build reuses its modules and 
         GOFLAGS="-modcacherw -buildvcs=false" GOTOOLCHAIN=local CGO_ENABLED=0 "$@"
 }
 
+# Each patches/*.patch names its module on a `Module:` line and says why. The module's pinned source is
+# copied out of the module cache, patched, and used through a `replace` in the build's go.mod.
+apply_bigquery_patches() {
+    local patch module version source copy
+    for patch in "$HELPERS"/bigquery-emulator/patches/*.patch; do
+        module=$(awk '$1 == "Module:" {print $2; exit}' "$patch")
+        [[ -n $module ]] || { echo "$patch: no Module: line"; return 1; }
+        copy=$BIGQUERY_DIR/patched/$module
+        if [[ ! -d $copy ]]; then
+            version=$(cd "$BIGQUERY_DIR" && go_env go list -m -f '{{.Version}}' "$module") || return 1
+            source=$(cd "$BIGQUERY_DIR" && go_env go mod download -json "$module@$version" |
+                awk -F'"' '$2 == "Dir" {print $4}') || return 1
+            mkdir -p "$(dirname "$copy")" && cp -r "$source" "$copy" && chmod -R u+w "$copy" || return 1
+            (cd "$BIGQUERY_DIR" && go_env go mod edit -replace "$module=./patched/$module") || return 1
+        fi
+        echo "applying $(basename "$patch") to $module"
+        patch -p1 -d "$copy" <"$patch" || return 1
+    done
+}
+
 install_bigquery() {
-    local what="bigquery (goccy/bigquery-emulator $BIGQUERY_EMULATOR_VERSION with the shims in main.go)"
+    local what="bigquery (goccy/bigquery-emulator $BIGQUERY_EMULATOR_VERSION with the shims in main.go and patches/)"
     if installed "$BIGQUERY_DIR"; then
         say "$what: already installed"
         return
@@ -119,8 +139,10 @@ install_bigquery() {
     begin_install "$BIGQUERY_DIR" "$what"
     say "$what: a cold build takes 4 to 6 minutes on 2 cores"
     cp "$HELPERS"/bigquery-emulator/{go.mod,go.sum,main.go} "$BIGQUERY_DIR/"
-    (cd "$BIGQUERY_DIR" && go_env go build -o "$BIGQUERY_DIR/bin/bigquery-emulator" .) \
-        >"$BIGQUERY_DIR/install.log" 2>&1 ||
+    {
+        apply_bigquery_patches &&
+            (cd "$BIGQUERY_DIR" && go_env go build -o "$BIGQUERY_DIR/bin/bigquery-emulator" .)
+    } >"$BIGQUERY_DIR/install.log" 2>&1 ||
         install_failed "$BIGQUERY_DIR" "$what"
     end_install "$BIGQUERY_DIR" "$what"
 }

@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/goccy/bigquery-emulator/server"
 	"github.com/goccy/bigquery-emulator/types"
@@ -116,6 +119,75 @@ func fixStatementType(body []byte) []byte {
 	return fixed
 }
 
+// queryResultsTable matches tables.get and tabledata.list on the anonymous results table of a query (see
+// the patch to the emulator's addQueryResultToDynamicDestinationTable), whose rows the job holds.
+var queryResultsTable = regexp.MustCompile(
+	`^(?:/bigquery/v2)?/projects/([^/]+)/datasets/` + regexp.QuoteMeta(server.QueryResultsDataset) +
+		`/tables/([^/]+?)(/data)?/?$`)
+
+// serveQueryResultsTable answers tables.get or tabledata.list for a query's results table from
+// jobs.getQueryResults of the job it is named after. tabledata.list pages by pageToken, which is the next
+// start index, as getQueryResults' own pageToken is.
+func serveQueryResultsTable(next http.Handler, w http.ResponseWriter, r *http.Request, project, jobID string, data bool) {
+	query := r.URL.Query()
+	results := url.Values{}
+	for _, name := range []string{"location", "maxResults", "startIndex", "formatOptions.useInt64Timestamp"} {
+		if value := query.Get(name); value != "" {
+			results.Set(name, value)
+		}
+	}
+	if token := query.Get("pageToken"); token != "" {
+		results.Set("startIndex", token)
+	}
+	if !data {
+		results.Set("maxResults", "0")
+	}
+	inner := r.Clone(r.Context())
+	inner.URL = &url.URL{Path: "/bigquery/v2/projects/" + project + "/queries/" + jobID, RawQuery: results.Encode()}
+	inner.RequestURI = inner.URL.RequestURI()
+	buffered := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	next.ServeHTTP(buffered, inner)
+	w.Header().Set("Content-Type", "application/json")
+	if buffered.status != http.StatusOK {
+		w.WriteHeader(buffered.status)
+		_, _ = w.Write(buffered.body.Bytes())
+		return
+	}
+	var answer struct {
+		Schema    json.RawMessage `json:"schema"`
+		TotalRows json.RawMessage `json:"totalRows"`
+		PageToken string          `json:"pageToken"`
+		Rows      json.RawMessage `json:"rows"`
+	}
+	if err := json.Unmarshal(buffered.body.Bytes(), &answer); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	var resource map[string]any
+	if data {
+		resource = map[string]any{"kind": "bigquery#tableDataList", "totalRows": answer.TotalRows,
+			"rows": answer.Rows}
+		if answer.PageToken != "" {
+			resource["pageToken"] = answer.PageToken
+		}
+		if len(answer.Rows) == 0 || string(answer.Rows) == "null" {
+			resource["rows"] = []any{}
+		}
+	} else {
+		resource = map[string]any{
+			"kind": "bigquery#table",
+			"id":   project + ":" + server.QueryResultsDataset + "." + jobID,
+			"tableReference": map[string]string{
+				"projectId": project, "datasetId": server.QueryResultsDataset, "tableId": jobID,
+			},
+			"schema":  answer.Schema,
+			"numRows": answer.TotalRows,
+			"type":    "TABLE",
+		}
+	}
+	_ = json.NewEncoder(w).Encode(resource)
+}
+
 // bufferedResponse holds a handler's answer so a shim can rewrite it before it is sent.
 type bufferedResponse struct {
 	header http.Header
@@ -129,6 +201,10 @@ func (b *bufferedResponse) WriteHeader(status int)      { b.status = status }
 
 func withShims(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if match := queryResultsTable.FindStringSubmatch(r.URL.Path); r.Method == http.MethodGet && match != nil {
+			serveQueryResultsTable(next, w, r, match[1], match[2], match[3] != "")
+			return
+		}
 		if r.Method == http.MethodGet && routinesList.MatchString(r.URL.Path) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"kind":"bigquery#listRoutinesResponse","routines":[]}`))
@@ -183,6 +259,17 @@ func withShims(next http.Handler) http.Handler {
 	})
 }
 
+// collectEngineGarbage runs the Go garbage collector every second. The SQL engine's catalog objects live in
+// a WebAssembly heap and are freed by Go finalizers, which run only after a collection; the engine rebuilds
+// its whole catalog on every DROP, so under dbt's stream of DDL the old catalogs pile up between the rare
+// collections (the Go heap sees only small handles) until the WebAssembly heap passes 2 GiB and the engine
+// panics ("slice bounds out of range [-2147...]"). Collecting every second keeps that heap bounded.
+func collectEngineGarbage() {
+	for range time.Tick(time.Second) {
+		runtime.GC()
+	}
+}
+
 func run() error {
 	project := flag.String("project", "", "project the emulator serves (required)")
 	host := flag.String("host", "127.0.0.1", "address to listen on")
@@ -207,6 +294,7 @@ func run() error {
 		return err
 	}
 	bqServer.Handler = withShims(bqServer.Handler)
+	go collectEngineGarbage()
 
 	ctx := context.Background()
 	interrupt := make(chan os.Signal, 1)

@@ -165,13 +165,7 @@ def test_control_rows_round_trip_with_typed_parameters(backend: Backend, specs: 
     assert table.column("run_id").to_pylist() == ["r-1"]
 
 
-def test_decimals_survive_the_load(
-    request: pytest.FixtureRequest, backend: Backend, specs: list[SourceSpec], tmp_path: Path
-) -> None:
-    if "bigquery-emulator" in request.node.name:
-        # goccy/bigquery-emulator v0.8.1 reads Parquet DECIMAL(38,9) (16-byte fixed-length, what DuckDB and
-        # BigQuery itself write for NUMERIC) as 0; INT64-backed decimals load correctly. Real BigQuery is fine.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="emulator reads FLBA Parquet decimals as 0"))
+def test_decimals_survive_the_load(backend: Backend, specs: list[SourceSpec], tmp_path: Path) -> None:
     warehouse, staging = backend
     spec = find_spec(specs, "murex_trades")
     warehouse.ensure_layout([spec])

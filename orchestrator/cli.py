@@ -141,6 +141,7 @@ def demo(
         _print_files("files", [f.as_dict() for f in result.cycle.files])
         print_table("files by outcome", [summary["files_by_outcome"]])
         extract = summary["extract"] or {}
+        extracts = open_buckets(settings).extracts
         print_table(
             "summary",
             [
@@ -148,8 +149,8 @@ def demo(
                 {"item": "rows quarantined", "value": summary["rows_quarantined"]},
                 {"item": "dbt build", "value": summary["dbt"]},
                 {"item": "trades in extract", "value": summary["trades_in_extract"]},
-                {"item": "extract", "value": settings.home / "extracts" / extract.get("data_key", "-")},
-                {"item": "manifest", "value": settings.home / "extracts" / extract.get("manifest_key", "-")},
+                {"item": "extract", "value": extracts.uri(extract["data_key"]) if extract else "-"},
+                {"item": "manifest", "value": extracts.uri(extract["manifest_key"]) if extract else "-"},
             ],
         )
     if result.cycle.exit_code == 2 or result.extract is None:

@@ -63,9 +63,7 @@ def deliver_demo_files(
     murex = find_spec(specs, "murex_trades")
     # A second Murex file whose control file states the wrong row count: it must fail whole.
     failing_rows = min(FAILING_FILE_ROWS, trade_rows or FAILING_FILE_ROWS)
-    generate_source_file(
-        murex, failing_rows, date, out_dir, seed + 1, faults=Faults(control_count_delta=3, seq="002")
-    )
+    generate_source_file(murex, failing_rows, date, out_dir, seed + 1, faults=Faults(control_count_delta=3, seq="002"))
     write_unmatched_file(out_dir, date)
 
 

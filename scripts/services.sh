@@ -29,6 +29,9 @@ CACHE=${MDP_SERVICES_CACHE:-$HOME/.cache/mdp-services}
 RUN=${MDP_SERVICES_RUN:-$REPO/.services}
 WAIT_SECONDS=${MDP_SERVICES_WAIT:-120}
 PROJECT=mdp-test
+# A second BigQuery project on the emulator, for tests that empty a whole project (the demo's reset) while
+# other tests' datasets live in the first.
+SPARE_PROJECT=mdp-spare
 
 # Pins. The BigQuery emulator's pin is the `require` line in scripts/services/bigquery-emulator/go.mod.
 FAKE_GCS_WRAPPER_VERSION=0.1.1
@@ -145,6 +148,9 @@ install_bigquery() {
     } >"$BIGQUERY_DIR/install.log" 2>&1 ||
         install_failed "$BIGQUERY_DIR" "$what"
     end_install "$BIGQUERY_DIR" "$what"
+    # Builds of older shims and patches are dead weight (about 270 MB each); a checkout that still uses one
+    # rebuilds it.
+    find "$CACHE/bigquery" -mindepth 1 -maxdepth 1 -type d ! -path "$BIGQUERY_DIR" -exec rm -rf {} +
 }
 
 install_kafka() {
@@ -273,7 +279,7 @@ start_bigquery() {
     # Load jobs (and EXPORT DATA) read and write gs:// through STORAGE_EMULATOR_HOST in the emulator's own
     # environment: without it they go to storage.googleapis.com.
     launch bigquery env STORAGE_EMULATOR_HOST="http://127.0.0.1:$GCS_PORT" \
-        "$BIGQUERY_DIR/bin/bigquery-emulator" --project="$PROJECT" --host=127.0.0.1 \
+        "$BIGQUERY_DIR/bin/bigquery-emulator" --project="$PROJECT,$SPARE_PROJECT" --host=127.0.0.1 \
         --port="$BIGQUERY_PORT" --grpc-port="$BIGQUERY_GRPC_PORT" --log-level=info
 }
 
@@ -385,6 +391,7 @@ write_env_file() {
 export STORAGE_EMULATOR_HOST=http://127.0.0.1:$GCS_PORT
 export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:$BIGQUERY_PORT
 export MDP_BIGQUERY_PROJECT=$PROJECT
+export MDP_BIGQUERY_SPARE_PROJECT=$SPARE_PROJECT
 export PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT
 export PUBSUB_PROJECT_ID=$PROJECT
 export FIRESTORE_EMULATOR_HOST=127.0.0.1:$FIRESTORE_PORT

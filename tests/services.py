@@ -12,6 +12,7 @@ __all__ = [
     "ServicesNotUpError",
     "bigquery_emulator_host",
     "bigquery_project",
+    "bigquery_spare_project",
     "firestore_emulator_host",
     "kafka_bootstrap_servers",
     "pubsub_emulator_host",
@@ -52,6 +53,12 @@ def bigquery_emulator_host() -> str:
 def bigquery_project() -> str:
     """The project the BigQuery emulator serves (MDP_BIGQUERY_PROJECT)."""
     return _require("MDP_BIGQUERY_PROJECT", "the BigQuery emulator")
+
+
+def bigquery_spare_project() -> str:
+    """A second project on the BigQuery emulator, for a test that empties a whole project
+    (MDP_BIGQUERY_SPARE_PROJECT)."""
+    return _require("MDP_BIGQUERY_SPARE_PROJECT", "the BigQuery emulator")
 
 
 def pubsub_emulator_host() -> str:

@@ -1,4 +1,5 @@
-"""The regulatory reconciliation model on a throwaway DuckDB warehouse, fed by a real ledger through the mirror."""
+"""The regulatory reconciliation model, fed by a real ledger through the mirror, on a throwaway DuckDB warehouse and
+on the BigQuery emulator (BigQuery SQL through dbt-bigquery)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,18 @@ from typing import Any
 
 import duckdb
 import pytest
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
 
+from orchestrator.backends import open_warehouse
 from orchestrator.identity import event_id, trade_id
+from orchestrator.settings import Settings
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
 from regulatory_reporter.ledger import NewEntry
 from regulatory_reporter.runbook import mirror_ledger
 from regulatory_reporter.sqlite_ledger import SqliteLedger
+from tests import services
 from tests.regulatory_reporter.support import make_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,8 +39,110 @@ def _id(event: dict[str, Any]) -> str:
     return event_id(event["domain"], event["source_system"], event["source_trade_id"], event["source_event_id"])
 
 
-@pytest.fixture(scope="module")
-def reconciliation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+STREAM_COLUMNS = (
+    ("subscription_name", "STRING"),
+    ("message_id", "STRING"),
+    ("publish_time", "TIMESTAMP"),
+    ("data", "STRING"),
+    ("attributes", "STRING"),
+)
+
+
+def _dbt_build(target: str, work: Path, environment: dict[str, str]) -> None:
+    completed = subprocess.run(
+        [
+            DBT,
+            "build",
+            "--select",
+            "tag:regulatory",
+            "--project-dir",
+            str(REPO / "dbt_project"),
+            "--profiles-dir",
+            str(REPO / "dbt_project"),
+            "--target",
+            target,
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+        ],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:]
+
+
+def _on_duckdb(
+    work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    path = work / "warehouse.duckdb"
+    warehouse = DuckDBWarehouse(path)
+    warehouse.ensure_layout([])
+    # Mirroring twice appends nothing the second time; a retried mirror never duplicates rows.
+    mirror_ledger(ledger, warehouse, now)
+    assert mirror_ledger(ledger, warehouse, now) == {"entries_mirrored": 0, "dead_letters_mirrored": 0}
+    warehouse.close()
+    with duckdb.connect(str(path)) as connection:
+        columns = ", ".join(
+            f"{name} {'timestamp' if kind == 'TIMESTAMP' else 'varchar'}" for name, kind in STREAM_COLUMNS
+        )
+        connection.execute(f"create table raw.regulatory_events_stream ({columns})")
+        connection.executemany("insert into raw.regulatory_events_stream values (?, ?, ?, ?, ?)", stream)
+    _dbt_build("local", work, {"MDP_WAREHOUSE_PATH": str(path)})
+    with duckdb.connect(str(path), read_only=True) as connection:
+        cursor = connection.execute("select * from control.regulatory_reconciliation")
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _on_bigquery_emulator(
+    work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]
+) -> list[dict[str, Any]]:
+    # The spare project holds nothing another test needs: empty it, so the mirror starts from nothing.
+    project, endpoint = services.bigquery_spare_project(), services.bigquery_emulator_host()
+    client = bigquery.Client(
+        project=project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoint),
+    )
+    try:
+        for dataset in client.list_datasets():
+            client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("MDP_BIGQUERY_PROJECT", project)
+            settings = Settings.from_env(work / "home", "emulator")
+        warehouse = open_warehouse(settings)
+        try:
+            warehouse.ensure_layout([])
+            mirror_ledger(ledger, warehouse, now)
+            assert mirror_ledger(ledger, warehouse, now) == {"entries_mirrored": 0, "dead_letters_mirrored": 0}
+        finally:
+            warehouse.close()
+        table = f"{project}.raw.regulatory_events_stream"
+        client.create_table(
+            bigquery.Table(table, schema=[bigquery.SchemaField(name, kind) for name, kind in STREAM_COLUMNS])
+        )
+        rows = [
+            {
+                name: value.isoformat() if isinstance(value, dt.datetime) else value
+                for (name, _), value in zip(STREAM_COLUMNS, row, strict=True)
+            }
+            for row in stream
+        ]
+        assert client.insert_rows_json(table, rows) == []
+        _dbt_build("emulator", work, {"MDP_BQ_PROJECT": project, "MDP_BQ_ENDPOINT": endpoint})
+        return [dict(row) for row in client.query(f"select * from `{project}.control.regulatory_reconciliation`")]
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture(scope="module", params=["duckdb", "bigquery-emulator"])
+def reconciliation(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict[str, Any]]:
     """Six events, one per outcome, in the stream table and the ledger; mirror; `dbt build -s tag:regulatory`."""
     work = tmp_path_factory.mktemp("regulatory-dbt")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -57,56 +166,19 @@ def reconciliation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[s
         else:
             done = at + dt.timedelta(minutes=20 if name == "late" else 1)
             ledger.mark_submitted(_id(event), "t", f"REG-{name}", done, 1000, 1)
-    warehouse = DuckDBWarehouse(work / "warehouse.duckdb")
-    warehouse.ensure_layout([])
-    # Mirroring twice appends nothing the second time; a retried mirror never duplicates rows.
-    mirror_ledger(ledger, warehouse, now)
-    assert mirror_ledger(ledger, warehouse, now) == {"entries_mirrored": 0, "dead_letters_mirrored": 0}
-    warehouse.close()
-    ledger.close()
-    with duckdb.connect(str(work / "warehouse.duckdb")) as connection:
-        connection.execute(
-            "create table raw.regulatory_events_stream (subscription_name varchar, message_id varchar, "
-            "publish_time timestamp, data varchar, attributes varchar)"
-        )
-        rows = [
-            ("projects/p/subscriptions/bq", str(i), now.replace(tzinfo=None), json.dumps(e), "{}")
-            for i, (name, e) in enumerate(events.items())
-            if name != "ledger_only"
-        ]
-        # A redelivered copy of the first event must not create a second row.
-        rows.append(
-            ("projects/p/subscriptions/bq", "99", now.replace(tzinfo=None), json.dumps(events["on_time"]), "{}")
-        )
-        connection.executemany("insert into raw.regulatory_events_stream values (?, ?, ?, ?, ?)", rows)
-    completed = subprocess.run(
-        [
-            DBT,
-            "build",
-            "--select",
-            "tag:regulatory",
-            "--project-dir",
-            str(REPO / "dbt_project"),
-            "--profiles-dir",
-            str(REPO / "dbt_project"),
-            "--target",
-            "local",
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-        ],
-        env={**os.environ, "MDP_WAREHOUSE_PATH": str(work / "warehouse.duckdb")},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stdout[-4000:]
-    with duckdb.connect(str(work / "warehouse.duckdb"), read_only=True) as connection:
-        cursor = connection.execute("select * from control.regulatory_reconciliation")
-        names = [column[0] for column in cursor.description]
-        by_id = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    stream = [
+        ("projects/p/subscriptions/bq", str(i), now.replace(tzinfo=None), json.dumps(e), "{}")
+        for i, (name, e) in enumerate(events.items())
+        if name != "ledger_only"
+    ]
+    # A redelivered copy of the first event must not create a second row.
+    stream.append(("projects/p/subscriptions/bq", "99", now.replace(tzinfo=None), json.dumps(events["on_time"]), "{}"))
+    try:
+        build = _on_duckdb if request.param == "duckdb" else _on_bigquery_emulator
+        rows = build(work, ledger, now, stream)
+    finally:
+        ledger.close()
+    by_id = {row["event_id"]: row for row in rows}
     return {name: by_id[_id(event)] for name, event in events.items()} | {"_all": {"count": len(by_id)}}
 
 

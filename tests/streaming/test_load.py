@@ -41,7 +41,15 @@ def _publish(project: str, topic: str, count: int) -> None:
             messages = [
                 PubsubMessage(
                     data=rfq_event(n, n),
-                    attributes={"kafka_topic": "t", "kafka_partition": "0", "kafka_offset": str(n)},
+                    # The attributes the bridge sets on every message.
+                    attributes={
+                        "source": "rfq",
+                        "schema_version": "1",
+                        "kafka_topic": "t",
+                        "kafka_partition": "0",
+                        "kafka_offset": str(n),
+                        "kafka_timestamp": "1795000000000",
+                    },
                 )
                 for n in range(start, min(start + 500, count))
             ]
@@ -174,3 +182,27 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     finally:
         client.close()  # type: ignore[no-untyped-call]
     assert [(row["messages"], row["events"]) for row in rows] == [(1200, 1200)]
+    _build_streaming_models_on_bigquery(environment)
+
+
+def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
+    """`mdp stream build` runs the streaming dbt models, their unit and data tests, on BigQuery SQL."""
+    built = subprocess.run(
+        [MDP, "stream", "build", "--json"], env=environment, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    assert json.loads(built.stdout)["status"] == "success"
+    client = bigquery.Client(
+        project=services.bigquery_project(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
+    )
+    try:
+        raw = list(client.query("select count(distinct json_value(data, '$.event_id')) as n from raw.rfq_stream"))
+        staged = list(
+            client.query("select count(*) as n, count(distinct event_id) as ids from staging.stg_rfq__events")
+        )
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    # Every distinct event in the raw stream is in staging exactly once.
+    assert staged[0]["n"] == staged[0]["ids"] == raw[0]["n"] >= 1200

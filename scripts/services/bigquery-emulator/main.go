@@ -188,6 +188,60 @@ func serveQueryResultsTable(next http.Handler, w http.ResponseWriter, r *http.Re
 	_ = json.NewEncoder(w).Encode(resource)
 }
 
+// createSchema matches a CREATE SCHEMA statement and captures its project (optional) and dataset.
+var createSchema = regexp.MustCompile(
+	"(?is)^\\s*create\\s+schema\\s+(?:if\\s+not\\s+exists\\s+)?`?(?:([a-z0-9_-]+)`?\\.`?)?([a-z0-9_]+)`?\\s*;?\\s*$")
+
+// ensureSchemaDataset creates, through datasets.insert, the dataset a CREATE SCHEMA query job names. The
+// emulator runs the statement in its SQL engine only, so the dataset does not exist for the API and the next
+// CREATE VIEW in it fails ("dataset staging is not found"); dbt creates its schemas this way. An existing
+// dataset is left alone.
+func ensureSchemaDataset(next http.Handler, r *http.Request, body []byte, defaultProject string) {
+	var job struct {
+		Configuration struct {
+			Query struct {
+				Query string `json:"query"`
+			} `json:"query"`
+		} `json:"configuration"`
+	}
+	if json.Unmarshal(body, &job) != nil {
+		return
+	}
+	query := leadingComments.ReplaceAllString(job.Configuration.Query.Query, "")
+	match := createSchema.FindStringSubmatch(query)
+	if match == nil {
+		return
+	}
+	project := match[1]
+	if project == "" {
+		project = defaultProject
+	}
+	dataset, _ := json.Marshal(map[string]any{
+		"datasetReference": map[string]string{"projectId": project, "datasetId": match[2]},
+	})
+	inner := r.Clone(r.Context())
+	inner.Method = http.MethodGet
+	inner.URL = &url.URL{Path: "/bigquery/v2/projects/" + project + "/datasets/" + match[2]}
+	inner.RequestURI = inner.URL.RequestURI()
+	inner.Body = http.NoBody
+	inner.ContentLength = 0
+	found := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	next.ServeHTTP(found, inner)
+	if found.status == http.StatusOK {
+		return
+	}
+	inner.Method = http.MethodPost
+	inner.URL = &url.URL{Path: "/bigquery/v2/projects/" + project + "/datasets"}
+	inner.RequestURI = inner.URL.RequestURI()
+	inner.Body = io.NopCloser(bytes.NewReader(dataset))
+	inner.ContentLength = int64(len(dataset))
+	inner.Header = inner.Header.Clone()
+	inner.Header.Set("Content-Type", "application/json")
+	inner.Header.Set("Content-Length", strconv.Itoa(len(dataset)))
+	inner.Header.Del("Content-Encoding")
+	next.ServeHTTP(&bufferedResponse{header: http.Header{}, status: http.StatusOK}, inner)
+}
+
 // bufferedResponse holds a handler's answer so a shim can rewrite it before it is sent.
 type bufferedResponse struct {
 	header http.Header
@@ -240,6 +294,16 @@ func withShims(next http.Handler) http.Handler {
 			_, _ = w.Write(buffered.body.Bytes())
 			return
 		}
+		if r.Method == http.MethodPost && jobsInsertOrGet.MatchString(r.URL.Path) && r.Header.Get("Content-Encoding") == "" {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			project := strings.Split(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/bigquery/v2"), "/projects/"), "/")[0]
+			ensureSchemaDataset(next, r, body, project)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodPost) && jobsInsertOrGet.MatchString(r.URL.Path) {
 			buffered := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
 			next.ServeHTTP(buffered, r)
@@ -271,23 +335,28 @@ func collectEngineGarbage() {
 }
 
 func run() error {
-	project := flag.String("project", "", "project the emulator serves (required)")
+	projects := flag.String("project", "", "comma-separated projects the emulator serves, the default first (required)")
 	host := flag.String("host", "127.0.0.1", "address to listen on")
 	httpPort := flag.Int("port", 9050, "REST API port")
 	grpcPort := flag.Int("grpc-port", 9060, "Storage API (gRPC) port")
 	logLevel := flag.String("log-level", "error", "debug, info, warn or error")
 	flag.Parse()
-	if *project == "" {
+	if *projects == "" {
 		return errors.New("the required flag --project was not specified")
 	}
 	bqServer, err := server.New(server.TempStorage)
 	if err != nil {
 		return err
 	}
-	if err := bqServer.SetProject(*project); err != nil {
+	names := strings.Split(*projects, ",")
+	if err := bqServer.SetProject(names[0]); err != nil {
 		return err
 	}
-	if err := bqServer.Load(server.StructSource(types.NewProject(*project))); err != nil {
+	served := make([]*types.Project, 0, len(names))
+	for _, name := range names {
+		served = append(served, types.NewProject(name))
+	}
+	if err := bqServer.Load(server.StructSource(served...)); err != nil {
 		return err
 	}
 	if err := bqServer.SetLogLevel(server.LogLevel(*logLevel)); err != nil {

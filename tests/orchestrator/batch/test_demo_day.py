@@ -26,6 +26,10 @@ from orchestrator.runbook import replay_file
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
 from orchestrator.storage import read_bytes
+from regulatory_reporter.events import parse_event
+from regulatory_reporter.runtime import open_reporter
+from regulatory_reporter.settings import ReporterSettings
+from tests.regulatory_reporter.sandbox import RegulatorSandbox
 
 REPO = Path(__file__).resolve().parents[3]
 DATE = dt.date(2026, 11, 20)
@@ -150,23 +154,54 @@ def _runbook_commands() -> list[str]:
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip().startswith("mdp ")]
 
 
+def _dead_letter_a_demo_trade(settings: Settings, sandbox: RegulatorSandbox) -> str:
+    """The reporter dead-letters one of the demo day's trades (the regulator rejects it); its event id."""
+    trade = _query(
+        settings,
+        "select domain, source_system, source_trade_id, trader_id, isin, counterparty_lei, side, quantity, "
+        "price, currency, venue_mic from curation.trades_enriched where has_known_trader and has_known_instrument "
+        "and has_known_counterparty and has_known_venue_mic and not is_cancelled order by trade_id limit 1",
+    )[0]
+    fields = {key: str(value) for key, value in trade.items()} | {"source_event_id": "RUNBOOK-1", "event_type": "NEW"}
+    event = parse_event(json.dumps(fields | {"event_at": "2026-11-20T10:00:00Z"}).encode(), "runbook-1")
+    sandbox.reject(event.event_id, 422, "field trade.venue_mic: unknown MIC")
+    reporter_settings = ReporterSettings(
+        base=settings, regulator_url=sandbox.url, regulator_timeout_s=0.5, retry_base_s=0.01, lease_s=10
+    )
+    with open_reporter(reporter_settings, refresh_in_background=False) as reporter:
+        reporter.handle(event, "runbook-1")
+    # The regulator's side is fixed before on-call replays it, as the runbook says.
+    sandbox.faults.reject_event_ids.clear()
+    return event.event_id
+
+
 def test_every_runbook_command_exists_and_succeeds(demo_home: tuple[Settings, DemoResult], tmp_path: Path) -> None:
     settings, _ = demo_home
     home = tmp_path / "home"
     shutil.copytree(settings.home, home)
-    commands = _runbook_commands()
-    assert len(commands) >= 12
-    for command in commands:
-        arguments = shlex.split(command)
-        completed = subprocess.run(
-            [str(Path(sys.executable).with_name("mdp")), *arguments[1:]],
-            env={**os.environ, "MDP_HOME": str(home)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        # A cycle that meets a still-broken file exits 1 by design ("some files failed").
-        allowed = (0, 1) if arguments[1] in ("run", "validate") else (0,)
-        assert completed.returncode in allowed, f"{command}: {completed.stderr}"
-        if "--json" in arguments:
-            json.loads(completed.stdout)
+    sandbox = RegulatorSandbox().start()
+    try:
+        event_id = _dead_letter_a_demo_trade(dataclasses.replace(settings, home=home), sandbox)
+        commands = _runbook_commands()
+        assert len(commands) >= 12
+        for command in commands:
+            _run_runbook_command(command.replace("EVENT_ID", event_id), home, sandbox.url)
+        assert sandbox.first_accepts() == 1
+    finally:
+        sandbox.stop()
+
+
+def _run_runbook_command(command: str, home: Path, regulator_url: str) -> None:
+    arguments = shlex.split(command)
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("mdp")), *arguments[1:]],
+        env={**os.environ, "MDP_HOME": str(home), "MDP_REGULATOR_URL": regulator_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # A cycle that meets a still-broken file exits 1 by design ("some files failed").
+    allowed = (0, 1) if arguments[1] in ("run", "validate") else (0,)
+    assert completed.returncode in allowed, f"{command}: {completed.stderr}"
+    if "--json" in arguments:
+        json.loads(completed.stdout)

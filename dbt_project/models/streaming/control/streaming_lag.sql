@@ -26,7 +26,7 @@ stream_events as (
         {{ dbt.datediff('event_at', 'ingested_at', 'millisecond') }} / 60000.0 as event_to_warehouse_minutes,
         {{ dbt.datediff('kafka_produced_at', 'ingested_at', 'millisecond') }} / 1000.0 as kafka_to_warehouse_seconds
     from rfq_events
-    where ingested_at >= {{ dbt.dateadd('hour', -lookback_hours, run_started_at_literal()) }}
+    where ingested_at >= {{ add_minutes(run_started_at_literal(), -60 * lookback_hours) }}
 
 ),
 

@@ -34,7 +34,7 @@ stream_events as (
         event_id,
         ingested_at
     from rfq_events
-    where ingested_at >= {{ dbt.dateadd('hour', -lookback_hours, run_started_at_literal()) }}
+    where ingested_at >= {{ add_minutes(run_started_at_literal(), -60 * lookback_hours) }}
 
 ),
 
@@ -81,7 +81,7 @@ gaps_classified as (
             when missing_count >= {{ medium_from }} then 'MEDIUM'
             else 'LOW'
         end as severity,
-        detected_at <= {{ dbt.dateadd('minute', -grace_minutes, run_started_at_literal()) }} as is_confirmed,
+        detected_at <= {{ add_minutes(run_started_at_literal(), -grace_minutes) }} as is_confirmed,
         {{ run_started_at_literal() }} as checked_at
     from gaps_found
 

@@ -37,7 +37,7 @@ events_to_merge as (
     where ingested_at >= (
         select
             coalesce(
-                {{ dbt.dateadd('hour', -lookback_hours, dbt.date_trunc('hour', 'max(ingested_at)')) }},
+                {{ add_minutes(dbt.date_trunc('hour', 'max(ingested_at)'), -60 * lookback_hours) }},
                 cast('1970-01-01 00:00:00' as {{ dbt.type_timestamp() }})
             )
         from {{ this }}

@@ -1,5 +1,7 @@
 {#
-    Returns a SQL timestamp expression: a timestamp expression plus a whole number of minutes.
+    Returns a SQL timestamp expression: a TIMESTAMP expression plus a whole number of minutes (negative goes
+    back). dbt.dateadd would turn a BigQuery TIMESTAMP into a DATETIME, which BigQuery will not compare with
+    a TIMESTAMP.
 #}
 {% macro add_minutes(expr, minutes) -%}
     {{ return(adapter.dispatch('add_minutes', 'markets')(expr, minutes)) }}

@@ -1,0 +1,149 @@
+"""Parity of the two homes: the same golden landing day through the local path (folders + DuckDB) and the cloud
+path (fake-gcs-server + the BigQuery emulator, dbt on BigQuery SQL) gives the same extract, byte for byte, and
+the same `consumer.markets_extract`, column by column."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import gzip
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from orchestrator.backends import open_buckets, open_warehouse
+from orchestrator.identity import trade_id
+from orchestrator.settings import Settings
+from orchestrator.specs import SourceSpec
+from orchestrator.storage import read_bytes
+from tests import services
+
+MDP = str(Path(sys.executable).with_name("mdp"))
+DATE, SEED = "2026-11-20", 11
+# Every trade file gets this many rows (the golden day's reference files hold their whole universe): the
+# emulator joins by nested loops, so the realistic 80,000-trade day takes it far longer than a test may.
+TRADE_ROWS = 300
+MARKETS_EXTRACT = "select * from {table} order by trade_id"
+# When each run loaded its files: the one column two runs of the same day must not share.
+RUN_TIME_COLUMNS = frozenset({"_ingested_at"})
+
+
+def _demo(environment: dict[str, str]) -> dict[str, Any]:
+    completed = subprocess.run(
+        [MDP, "demo", "--date", DATE, "--seed", str(SEED), "--trade-rows", str(TRADE_ROWS), "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=840,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    summary: dict[str, Any] = json.loads(completed.stdout)
+    return summary
+
+
+def _comparable(value: Any) -> Any:
+    """A cell as both engines mean it: exact decimals, timestamps in UTC."""
+    if isinstance(value, decimal.Decimal):
+        return value.normalize()
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _markets_extract(settings: Settings) -> pa.Table:
+    warehouse = open_warehouse(settings)
+    try:
+        return warehouse.query_arrow(MARKETS_EXTRACT.format(table=warehouse.table("consumer", "markets_extract")))
+    finally:
+        warehouse.close()
+
+
+@pytest.fixture(scope="module")
+def both_homes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, Any], Settings, dict[str, Any]]:
+    """The golden day run once on each home."""
+    services.storage_emulator_host()
+    services.bigquery_emulator_host()
+    root = tmp_path_factory.mktemp("parity")
+    base = {key: value for key, value in os.environ.items() if not key.startswith("MDP_")}
+    local_env = base | {"MDP_ENV": "local", "MDP_HOME": str(root / "local")}
+    run = uuid.uuid4().hex[:8]
+    # The demo empties its whole project first: it runs in the emulator's spare project, beside no other test.
+    cloud_env = base | {
+        "MDP_ENV": "emulator",
+        "MDP_HOME": str(root / "cloud"),
+        "MDP_BIGQUERY_PROJECT": services.bigquery_spare_project(),
+    }
+    cloud_env |= {
+        f"MDP_BUCKET_{role.upper()}": f"mdp-parity-{run}-{role}"
+        for role in ("landing", "staging", "failed", "archive", "extracts")
+    }
+    local_summary = _demo(local_env)
+    cloud_summary = _demo(cloud_env)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in cloud_env.items():
+            patch.setenv(key, value)
+        cloud = Settings.from_env(root / "cloud", "emulator")
+    return Settings.from_env(root / "local", "local"), local_summary, cloud, cloud_summary
+
+
+def test_both_homes_load_the_same_files_and_build_every_model(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]],
+) -> None:
+    _, local_summary, _, cloud_summary = both_homes
+    for summary in (local_summary, cloud_summary):
+        assert summary["dbt"] == "success"
+        assert summary["files_by_outcome"] == {"loaded": 7, "failed": 1, "unmatched": 1}
+    assert cloud_summary["rows_loaded"] == local_summary["rows_loaded"]
+    assert cloud_summary["rows_quarantined"] == local_summary["rows_quarantined"] == 25
+    assert local_summary["trades_in_extract"] > 0
+
+
+def test_the_extracts_are_byte_identical(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]],
+) -> None:
+    local, local_summary, cloud, cloud_summary = both_homes
+    key = local_summary["extract"]["data_key"]
+    assert cloud_summary["extract"]["data_key"] == key
+    local_bytes = gzip.decompress(read_bytes(open_buckets(local).extracts, key))
+    cloud_bytes = gzip.decompress(read_bytes(open_buckets(cloud).extracts, key))
+    assert local_bytes.count(b"\n") == local_summary["trades_in_extract"]
+    assert cloud_bytes == local_bytes
+
+
+def test_markets_extract_is_identical_column_by_column(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]],
+) -> None:
+    local, _, cloud, _ = both_homes
+    local_table, cloud_table = _markets_extract(local), _markets_extract(cloud)
+    assert cloud_table.column_names == local_table.column_names
+    assert cloud_table.num_rows == local_table.num_rows > 0
+    for name in local_table.column_names:
+        if name in RUN_TIME_COLUMNS:
+            assert local_table.column(name).null_count == cloud_table.column(name).null_count == 0, name
+            continue
+        local_values = [_comparable(v) for v in local_table.column(name).to_pylist()]
+        cloud_values = [_comparable(v) for v in cloud_table.column(name).to_pylist()]
+        differing = [i for i, (a, b) in enumerate(zip(local_values, cloud_values, strict=True)) if a != b]
+        assert not differing, (
+            f"column {name} differs in {len(differing)} rows, first at row {differing[0]}: "
+            f"local={local_values[differing[0]]!r} cloud={cloud_values[differing[0]]!r}"
+        )
+
+
+def test_every_trade_id_is_the_python_identity(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]], specs: list[SourceSpec]
+) -> None:
+    _, _, cloud, _ = both_homes
+    domains = {spec.name: spec.domain for spec in specs}
+    rows = _markets_extract(cloud).select(["trade_id", "source_name", "source_system", "source_trade_id"])
+    for row in rows.to_pylist():
+        expected = trade_id(domains[row["source_name"]], row["source_system"], row["source_trade_id"])
+        assert row["trade_id"] == expected, row

@@ -135,6 +135,7 @@ def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
         **os.environ,
         "MDP_SPECS_DIR": str(specs_dir),
         "MDP_ENV": "emulator",
+        "MDP_HOME": str(tmp_path / "home"),
         "MDP_PROJECT": services.bigquery_project(),
     }
     try:
@@ -186,12 +187,19 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
 
 
 def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
-    """`mdp stream build` runs the streaming dbt models, their unit and data tests, on BigQuery SQL."""
-    built = subprocess.run(
-        [MDP, "stream", "build", "--json"], env=environment, capture_output=True, text=True, check=False, timeout=600
-    )
-    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
-    assert json.loads(built.stdout)["status"] == "success"
+    """`mdp stream build` runs the streaming dbt models, their unit and data tests, on BigQuery SQL; the second
+    build takes the incremental merge path."""
+    for _ in range(2):
+        built = subprocess.run(
+            [MDP, "stream", "build", "--json"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+        assert json.loads(built.stdout)["status"] == "success"
     client = bigquery.Client(
         project=services.bigquery_project(),
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]

@@ -19,7 +19,6 @@ from streaming.load import STREAM_SCHEMA
 from streaming.runbook import build_streaming_models, gaps, lag
 from tests.streaming.support import rfq_event
 
-NOW = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 TOPIC = "markets.rfq.events.v1"
 
 
@@ -34,9 +33,9 @@ class Delivery:
     price: str = "99.875"
     message_id: str = ""
 
-    def row(self) -> dict[str, Any]:
-        """The raw row."""
-        ingested = NOW - dt.timedelta(minutes=self.ingested_minutes_ago)
+    def row(self, now: dt.datetime) -> dict[str, Any]:
+        """The raw row, ingested `ingested_minutes_ago` before `now`."""
+        ingested = now - dt.timedelta(minutes=self.ingested_minutes_ago)
         event_at = (ingested - dt.timedelta(seconds=90)).isoformat() + "Z"
         attributes = {
             "source": "rfq",
@@ -59,9 +58,13 @@ class Delivery:
 
 
 def _land(warehouse: Path, deliveries: list[Delivery]) -> None:
+    # Relative to the moment of landing, not of collection: the grace period is judged against the build.
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     target = DuckDBWarehouse(warehouse)
     try:
-        target.append_stream_messages("rfq_stream", pa.Table.from_pylist([d.row() for d in deliveries], STREAM_SCHEMA))
+        target.append_stream_messages(
+            "rfq_stream", pa.Table.from_pylist([d.row(now) for d in deliveries], STREAM_SCHEMA)
+        )
     finally:
         target.close()
 

@@ -144,6 +144,14 @@ def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
         delete_topics_and_subscriptions(project, [spec.pubsub_topic], [spec.subscription])
 
 
+def _bigquery_client() -> bigquery.Client:
+    return bigquery.Client(
+        project=services.bigquery_project(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
+    )
+
+
 def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     project = services.pubsub_project()
     # --create-missing makes the topic and subscription; then the messages go in.
@@ -167,11 +175,7 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     )
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)["loaded"] == 1200
-    client = bigquery.Client(
-        project=services.bigquery_project(),
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
-    )
+    client = _bigquery_client()
     try:
         rows = list(
             client.query(
@@ -200,11 +204,7 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
         )
         assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
         assert json.loads(built.stdout)["status"] == "success"
-    client = bigquery.Client(
-        project=services.bigquery_project(),
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
-    )
+    client = _bigquery_client()
     try:
         raw = list(client.query("select count(distinct json_value(data, '$.event_id')) as n from raw.rfq_stream"))
         staged = list(

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import os
 
+from google.api_core.client_options import ClientOptions
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import bigquery
+
 __all__ = [
     "ServicesNotUpError",
+    "bigquery_client",
     "bigquery_emulator_host",
     "bigquery_project",
     "bigquery_spare_project",
@@ -59,6 +64,15 @@ def bigquery_spare_project() -> str:
     """A second project on the BigQuery emulator, for a test that empties a whole project
     (MDP_BIGQUERY_SPARE_PROJECT)."""
     return _require("MDP_BIGQUERY_SPARE_PROJECT", "the BigQuery emulator")
+
+
+def bigquery_client(project: str | None = None) -> bigquery.Client:
+    """An anonymous BigQuery client on the emulator, for `project` (default: the emulator's main project)."""
+    return bigquery.Client(
+        project=project or bigquery_project(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=bigquery_emulator_host()),
+    )
 
 
 def pubsub_emulator_host() -> str:

@@ -13,7 +13,6 @@ import uuid
 from typing import Any
 
 import google.cloud.storage as storage  # type: ignore[import-untyped]
-from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
@@ -65,11 +64,7 @@ def test_gcs_creates_a_bucket_and_objects() -> None:
 
 
 def test_bigquery_creates_a_dataset_and_runs_a_query() -> None:
-    client = bigquery.Client(
-        project=services.bigquery_project(),
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
-    )
+    client = services.bigquery_client()
     dataset_id = _unique("mdp_smoke_")
     try:
         client.create_dataset(dataset_id)
@@ -81,6 +76,50 @@ def test_bigquery_creates_a_dataset_and_runs_a_query() -> None:
         client.close()  # type: ignore[no-untyped-call]
 
 
+def test_bigquery_comparisons_keep_bigquerys_null_logic() -> None:
+    # The emulator's engine is patched to run `=`, AND and OR as SQLite's own operators (docs/testing.md): their
+    # results, NULLs included, must stay BigQuery's.
+    client = services.bigquery_client()
+    try:
+        row = next(
+            iter(
+                client.query(
+                    """
+                    select
+                        'a' = 'a' as strings_equal, 'a' = 'b' as strings_differ,
+                        cast(null as string) = 'a' as null_string, 7 = 7 as ints_equal, 7 = 7.0 as int_and_float,
+                        date '2026-11-20' = date '2026-11-20' as dates_equal, true = false as bools_differ,
+                        cast(null as bool) and false as null_and_false, cast(null as bool) and true as null_and_true,
+                        cast(null as bool) or true as null_or_true, cast(null as bool) or false as null_or_false
+                    """
+                ).result()
+            )
+        )
+        assert dict(row.items()) == {
+            "strings_equal": True,
+            "strings_differ": False,
+            "null_string": None,
+            "ints_equal": True,
+            "int_and_float": True,
+            "dates_equal": True,
+            "bools_differ": False,
+            "null_and_false": False,
+            "null_and_true": None,
+            "null_or_true": True,
+            "null_or_false": None,
+        }
+        joined = client.query(
+            """
+            with lefts as (select * from unnest([struct('a' as k, 1 as v), struct(cast(null as string), 2)])),
+            rights as (select * from unnest([struct('a' as k, 'x' as w), struct(cast(null as string), 'y')]))
+            select lefts.v, rights.w from lefts left join rights on lefts.k = rights.k and lefts.v > 0 order by v
+            """
+        ).result()
+        assert [tuple(row.values()) for row in joined] == [(1, "x"), (2, None)]
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+
+
 def test_bigquery_loads_from_the_gcs_emulator() -> None:
     # The BigQuery emulator reads gs:// URIs from the fake-gcs-server the harness starts, not from Google.
     storage_client = storage.Client(
@@ -88,11 +127,7 @@ def test_bigquery_loads_from_the_gcs_emulator() -> None:
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": services.storage_emulator_host()},
     )
-    client = bigquery.Client(
-        project=services.bigquery_project(),
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
-    )
+    client = services.bigquery_client()
     bucket = storage_client.create_bucket(_unique("mdp-smoke-"))
     dataset_id = _unique("mdp_smoke_")
     try:

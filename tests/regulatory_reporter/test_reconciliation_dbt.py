@@ -13,8 +13,6 @@ from typing import Any
 
 import duckdb
 import pytest
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
 from orchestrator.backends import open_warehouse
@@ -102,12 +100,8 @@ def _on_bigquery_emulator(
     work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]
 ) -> list[dict[str, Any]]:
     # The spare project holds nothing another test needs: empty it, so the mirror starts from nothing.
-    project, endpoint = services.bigquery_spare_project(), services.bigquery_emulator_host()
-    client = bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=endpoint),
-    )
+    project = services.bigquery_spare_project()
+    client = services.bigquery_client(project)
     try:
         for dataset in client.list_datasets():
             client.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True)
@@ -133,7 +127,7 @@ def _on_bigquery_emulator(
             for row in stream
         ]
         assert client.insert_rows_json(table, rows) == []
-        _dbt_build("emulator", work, {"MDP_BQ_PROJECT": project, "MDP_BQ_ENDPOINT": endpoint})
+        _dbt_build("emulator", work, {"MDP_BQ_PROJECT": project, "MDP_BQ_ENDPOINT": services.bigquery_emulator_host()})
         return [dict(row) for row in client.query(f"select * from `{project}.control.regulatory_reconciliation`")]
     finally:
         client.close()  # type: ignore[no-untyped-call]

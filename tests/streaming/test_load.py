@@ -12,9 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
 from google.pubsub_v1.types import PubsubMessage
 
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -144,14 +141,6 @@ def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
         delete_topics_and_subscriptions(project, [spec.pubsub_topic], [spec.subscription])
 
 
-def _bigquery_client() -> bigquery.Client:
-    return bigquery.Client(
-        project=services.bigquery_project(),
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
-    )
-
-
 def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     project = services.pubsub_project()
     # --create-missing makes the topic and subscription; then the messages go in.
@@ -175,7 +164,7 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     )
     assert loaded.returncode == 0, loaded.stderr
     assert json.loads(loaded.stdout)["loaded"] == 1200
-    client = _bigquery_client()
+    client = services.bigquery_client()
     try:
         rows = list(
             client.query(
@@ -204,7 +193,7 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
         )
         assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
         assert json.loads(built.stdout)["status"] == "success"
-    client = _bigquery_client()
+    client = services.bigquery_client()
     try:
         raw = list(client.query("select count(distinct json_value(data, '$.event_id')) as n from raw.rfq_stream"))
         staged = list(

@@ -12,9 +12,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
 
 from orchestrator.batch.ingest import RULE_RESULTS_SCHEMA
 from orchestrator.specs import SourceSpec, find_spec
@@ -38,11 +35,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     new_gcs_store: Callable[[], ObjectStore] = request.getfixturevalue("new_gcs_store")
     staging = new_gcs_store()
     project = services.bigquery_project()
-    client = bigquery.Client(
-        project=project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=services.bigquery_emulator_host()),
-    )
+    client = services.bigquery_client(project)
     # Datasets unique to the test, so tests sharing one emulator never see each other's rows.
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     warehouse = BigQueryWarehouse(client, project, "US", staging, {schema: prefix + schema for schema in SCHEMAS})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager
 from typing import Any
@@ -14,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from orchestrator.settings import Settings
 from regulatory_reporter.auth import AuthFailure, OidcVerifier
 from regulatory_reporter.events import parse_event, parse_push_envelope
 from regulatory_reporter.exceptions import InvalidEventError, ReporterTransientError
@@ -145,6 +148,20 @@ def create_app(settings: ReporterSettings, reporter_factory: ReporterFactory | N
         ],
         lifespan=lifespan,
     )
+
+
+def create_app_from_environment() -> Starlette:
+    """The application of one worker process of `mdp reporter serve --workers N`, configured from the environment.
+
+    Each process is its own instance in ledger claims, so a fixed MDP_REPORTER_INSTANCE_ID gets the process id.
+    """
+    from regulatory_reporter.logs import configure_reporter_logging
+
+    configure_reporter_logging()
+    settings = ReporterSettings.from_env(Settings.from_env())
+    if os.environ.get("MDP_REPORTER_INSTANCE_ID"):
+        settings = dataclasses.replace(settings, instance_id=f"{settings.instance_id}-{os.getpid()}")
+    return create_app(settings)
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

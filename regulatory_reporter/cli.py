@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import signal
 import threading
 from pathlib import Path
@@ -35,17 +36,45 @@ def serve(
     context: typer.Context,
     host: Annotated[str, typer.Option(envvar="MDP_REPORTER_HOST", help="Interface to listen on.")] = "0.0.0.0",  # noqa: S104 - Cloud Run needs all interfaces
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on (Cloud Run sets PORT).")] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="MDP_REPORTER_WORKERS",
+            min=1,
+            help="Server processes sharing the port; one per vCPU, as each process runs Python on one core.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve Pub/Sub push requests (Cloud Run): OIDC-verified, each event submitted to the regulator once."""
     import uvicorn
 
-    from regulatory_reporter.app import create_app
+    from regulatory_reporter.app import create_app, create_app_from_environment
     from regulatory_reporter.logs import configure_reporter_logging
 
     settings = _settings(context)
     configure_reporter_logging()
-    application = create_app(settings)
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False, timeout_graceful_shutdown=30)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "warning",
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Worker processes build their own application (ledger client, regulator pool, reference cache) from the
+    # environment, so the root command's --home and --env travel there.
+    os.environ["MDP_HOME"] = str(settings.base.home)
+    os.environ["MDP_ENV"] = settings.base.env
+    uvicorn.run(
+        f"{create_app_from_environment.__module__}:{create_app_from_environment.__name__}",
+        factory=True,
+        workers=workers,
+        **options,
+    )
 
 
 @reporter_app.command("worker")

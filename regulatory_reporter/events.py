@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from orchestrator.identity import event_id as compute_event_id
@@ -36,7 +37,22 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(load_schema(name))
 
 
-def _problems(name: str, document: Any) -> list[str]:
+@functools.cache
+def _compiled_check(name: str) -> Any:
+    # Generated Python code: about ten times faster than walking the schema, which is what every push paid. It
+    # only answers valid or not; jsonschema, the reference implementation, still words the problems. Formats are
+    # off in both, and defaults are not filled in, so the compiled check neither rejects nor changes more.
+    return fastjsonschema.compile(load_schema(name), use_default=False, use_formats=False)
+
+
+def schema_problems(name: str, document: Any) -> list[str]:
+    """What makes `document` break schema `name`, one line per problem (none when it is valid)."""
+    try:
+        _compiled_check(name)(document)
+    except fastjsonschema.JsonSchemaException:
+        pass
+    else:
+        return []
     errors = sorted(_validator(name).iter_errors(document), key=lambda e: list(e.absolute_path))
     return [f"{'/'.join(str(p) for p in error.absolute_path) or '(root)'}: {error.message}" for error in errors]
 
@@ -108,7 +124,7 @@ def parse_event(data: bytes, message_id: str | None = None) -> ReportableEvent:
         fields = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidEventError(f"message data is not JSON ({error})", message_id) from error
-    problems = _problems("event", fields)
+    problems = schema_problems("event", fields)
     if problems:
         raise InvalidEventError(f"event breaks event.schema.json: {'; '.join(problems[:5])}", message_id)
     try:
@@ -176,6 +192,6 @@ def build_submission(event: ReportableEvent, reference: ReferenceData) -> dict[s
 
 def check_submission(event_id: str, submission: Mapping[str, Any]) -> None:
     """Raise SubmissionInvalidError unless the submission follows `submission.schema.json`."""
-    problems = _problems("submission", dict(submission))
+    problems = schema_problems("submission", dict(submission))
     if problems:
         raise SubmissionInvalidError(event_id, problems)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from typing import Any
 
+import jsonschema
 import pytest
 
 from orchestrator.identity import event_id, trade_id
@@ -15,6 +18,7 @@ from regulatory_reporter.events import (
     missing_reference,
     parse_event,
     parse_push_envelope,
+    schema_problems,
 )
 from regulatory_reporter.exceptions import InvalidEventError, SubmissionInvalidError
 from regulatory_reporter.reference import Counterparty, Instrument, ReferenceData, Trader
@@ -102,3 +106,28 @@ def test_missing_reference_names_table_and_key() -> None:
 def test_base64_payload_round_trip() -> None:
     data = base64.b64encode(b"{}").decode()
     assert parse_push_envelope(json.dumps({"message": {"messageId": "1", "data": data}}).encode()).data == b"{}"
+
+
+def _mutations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The document with one field removed, retyped or reshaped, for every field at every depth."""
+    wrong_values: list[Any] = [None, 12345, 1.5, True, "", "x" * 300, "lower case", "1.2.3", "ZZ", {"a": 1}, ["A"]]
+    for key, value in document.items():
+        yield {k: v for k, v in document.items() if k != key}
+        for wrong in wrong_values:
+            yield {**document, key: wrong}
+        if isinstance(value, dict):
+            for inner in _mutations(value):
+                yield {**document, key: inner}
+    yield {**document, "unexpected": 1}
+
+
+@pytest.mark.parametrize("name", ["event", "submission"])
+def test_the_fast_schema_check_never_passes_what_the_reference_validator_refuses(name: str) -> None:
+    event = parse_event(json.dumps(make_event(1)).encode())
+    valid = dict(event.fields) if name == "event" else build_submission(event, REFERENCE)
+    reference = jsonschema.Draft202012Validator(load_schema(name))
+    documents = [valid, *_mutations(valid)]
+    refused = [document for document in documents if not reference.is_valid(document)]
+    assert len(refused) > 50
+    assert [document for document in refused if not schema_problems(name, document)] == []
+    assert schema_problems(name, valid) == []

@@ -10,10 +10,12 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import google.cloud.pubsub_v1 as pubsub_v1  # type: ignore[import-untyped]
 import httpx
+import psutil
 import pytest
 
 from regulatory_reporter.app import create_app
@@ -243,3 +245,39 @@ def test_concurrent_duplicate_deliveries_to_two_instances_submit_once(
     # Per event: one delivery submitted; the other found it done (DUPLICATE) or still running (409, redelivered).
     for pair in statuses.values():
         assert sorted(pair) in ([(200, "DUPLICATE"), (200, "SUBMITTED")], [(200, "SUBMITTED"), (409, "IN_PROGRESS")])
+
+
+def test_worker_processes_serve_one_port_submit_once_and_stop_together(
+    tmp_path: Path, reference_home: Path, signer: SigningKey, sandbox: RegulatorSandbox, ledger: FirestoreLedger
+) -> None:
+    environment = _environment(
+        reference_home,
+        signer,
+        ledger.collection,
+        sandbox.url,
+        MDP_REPORTER_WORKERS="2",
+        MDP_REPORTER_INSTANCE_ID="reporter-a",
+    )
+    service = ReporterProcess(environment, tmp_path / "workers.log").wait_ready()
+    events = [make_event(n) for n in range(300, 340)]
+    try:
+        children = psutil.Process(service.process.pid).children()
+        workers = [child for child in children if "spawn_main" in " ".join(child.cmdline())]
+        assert len(workers) == 2
+        with httpx.Client(timeout=30) as http, ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(
+                    lambda event: http.post(service.url + "/push", content=push_body(event), headers=signer.header()),
+                    events,
+                )
+            )
+    finally:
+        service.stop()
+    assert [answer.status_code for answer in answers] == [200] * len(events)
+    assert sandbox.first_accepts() == len(events) == len(sandbox.requests)
+    entries = [ledger.get(event_id) for event_id in _event_ids(events)]
+    assert all(entry is not None and entry.state == SUBMITTED for entry in entries)
+    # Each process claims under its own name, so a fixed instance id never makes two processes one claimant.
+    owners = {entry.owner for entry in entries if entry is not None}
+    assert owners <= {f"reporter-a-{worker.pid}" for worker in workers}
+    assert not [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]

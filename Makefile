@@ -43,7 +43,7 @@ services-down: ## Stop everything services-up started
 	$(SERVICES) down
 
 # ENV=emulator runs the same job on fake-gcs-server and the BigQuery emulator, with the services up for the run
-# (about 3.5 minutes). Its extract is byte-identical to `mdp demo` with the same arguments.
+# (3.5 to 5 minutes). Its extract is byte-identical to `mdp demo` with the same arguments.
 run: install ## The main job on the embedded default (or ENV=emulator): one generated trading day to the vendor extract
 ifeq ($(ENV),emulator)
 	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

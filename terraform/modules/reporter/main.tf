@@ -52,7 +52,7 @@ resource "google_cloud_run_v2_service" "reporter" {
 
       resources {
         limits = {
-          cpu    = "1"
+          cpu    = tostring(var.cpus)
           memory = "1Gi"
         }
         # CPU stays allocated between requests: the reference cache refreshes every 5 minutes in the background.
@@ -63,6 +63,11 @@ resource "google_cloud_run_v2_service" "reporter" {
       env {
         name  = "MDP_ENV"
         value = var.environment
+      }
+      # One server process per vCPU: Python runs each process on one core.
+      env {
+        name  = "MDP_REPORTER_WORKERS"
+        value = tostring(var.cpus)
       }
       env {
         name  = "MDP_REPORTER_AUDIENCE"

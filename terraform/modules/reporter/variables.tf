@@ -66,6 +66,12 @@ variable "max_instances" {
   default     = 10
 }
 
+variable "cpus" {
+  description = "vCPUs of one instance, and so its server processes (MDP_REPORTER_WORKERS): 200 events/s measured with 2."
+  type        = number
+  default     = 2
+}
+
 variable "concurrency" {
   description = "Requests one instance serves at once; the reporter mostly waits on Firestore and the regulator."
   type        = number

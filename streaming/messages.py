@@ -7,9 +7,10 @@ Pure: takes the Kafka message's parts and the stream spec, returns the message t
 from __future__ import annotations
 
 import base64
-import json
 from enum import StrEnum
 from typing import NamedTuple
+
+import orjson
 
 from streaming.spec import StreamSpec
 
@@ -98,9 +99,11 @@ class MessageRouter:
                 return self._dead_letter(value, attributes, DeadLetterReason.TOO_LARGE, "key over 1024 bytes")
         if not value:
             return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, "empty value (tombstone)")
+        # orjson: a third of json's time, the largest part of routing. It is also strict where the warehouse is:
+        # NaN, Infinity, invalid UTF-8 and lone surrogates are not JSON and go to the dead-letter topic.
         try:
-            payload = json.loads(value.decode())
-        except ValueError as error:  # UnicodeDecodeError included
+            payload = orjson.loads(value)
+        except orjson.JSONDecodeError as error:
             return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, f"not JSON: {error}")
         if type(payload) is not dict:
             return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, "not a JSON object")

@@ -84,7 +84,9 @@ def test_the_ordering_key_comes_from_the_spec_field(spec: StreamSpec) -> None:
     ("value", "reason", "detail"),
     [
         pytest.param(None, DeadLetterReason.UNDECODABLE, "empty value (tombstone)", id="tombstone"),
-        pytest.param(b"RFQ;1;QUOTE", DeadLetterReason.UNDECODABLE, "not JSON: Expecting value", id="not-json"),
+        pytest.param(b"RFQ;1;QUOTE", DeadLetterReason.UNDECODABLE, "not JSON: unexpected character", id="not-json"),
+        pytest.param(b'{"event_id": "E1", "price": NaN}', DeadLetterReason.UNDECODABLE, "not JSON", id="nan"),
+        pytest.param(b'{"event_id": "\\ud800"}', DeadLetterReason.UNDECODABLE, "not JSON", id="lone-surrogate"),
         pytest.param(b"\xff\xfe{}", DeadLetterReason.UNDECODABLE, "not JSON", id="not-utf8"),
         pytest.param(b"[1, 2]", DeadLetterReason.UNDECODABLE, "not a JSON object", id="json-array"),
         pytest.param(

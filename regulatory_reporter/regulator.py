@@ -38,7 +38,7 @@ def _message(response: urllib3.BaseHTTPResponse) -> str:
     return str(body)[:500]
 
 
-def _reference(response: urllib3.BaseHTTPResponse, event_id: str) -> str:
+def _acknowledgement(response: urllib3.BaseHTTPResponse, event_id: str, duplicate: bool) -> Acknowledgement:
     try:
         body = _json(response)
     except ValueError as error:
@@ -46,7 +46,7 @@ def _reference(response: urllib3.BaseHTTPResponse, event_id: str) -> str:
     reference = body.get("reference") if isinstance(body, dict) else None
     if not reference:
         raise RegulatorUnavailableError(event_id, f"HTTP {response.status} without a reference")
-    return str(reference)
+    return Acknowledgement(str(reference), duplicate or bool(body.get("duplicate")))
 
 
 class RegulatorClient:
@@ -84,16 +84,10 @@ class RegulatorClient:
             raise RegulatorUnavailableError(event_id, f"connection error: {type(error).__name__}: {error}") from error
         status = response.status
         if 200 <= status < 300:
-            try:
-                body = _json(response)
-            except ValueError:
-                body = None
-            return Acknowledgement(
-                _reference(response, event_id), bool(isinstance(body, dict) and body.get("duplicate"))
-            )
+            return _acknowledgement(response, event_id, duplicate=False)
         if status == HTTPStatus.CONFLICT:
             # The regulator already holds a submission under this idempotency key: that one counts.
-            return Acknowledgement(_reference(response, event_id), True)
+            return _acknowledgement(response, event_id, duplicate=True)
         if status in (HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS) or status >= 500:
             raise RegulatorUnavailableError(event_id, f"HTTP {status}: {_message(response)}")
         raise RegulatorRejectedError(event_id, status, _message(response))

@@ -228,10 +228,24 @@ def stream_build(
     lookback_hours: Annotated[
         int, typer.Option(min=1, help="Hours before the newest curated hour that the merge reprocesses.")
     ] = 3,
+    window_hours: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Hours of raw messages staging covers (default: the dbt var stream_staging_window_hours, 12); "
+            "raise it to catch up after the build stopped.",
+        ),
+    ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild the curated streams from every message raw keeps (30 days).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """The hourly streaming build: `dbt build --select tag:streaming` (dedupe, merge, gaps, lag)."""
-    result = runbook.build_streaming_models(_settings(ctx), {"stream_lookback_hours": lookback_hours})
+    variables: dict[str, int] = {"stream_lookback_hours": lookback_hours}
+    if window_hours is not None:
+        variables["stream_staging_window_hours"] = window_hours
+    result = runbook.build_streaming_models(_settings(ctx), variables, full_refresh)
     payload = {"command": result.command, "status": result.status, "message": result.message}
     if as_json:
         print_json(payload)

@@ -16,9 +16,16 @@ STREAMING_DBT_BUILD = ("build", "--select", "tag:streaming")
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
-def build_streaming_models(settings: Settings, variables: Mapping[str, Any] | None = None) -> DbtResult:
-    """The streaming lane's dbt build (dedupe, hourly merge, gaps, lag); `DbtFailedError` when a node fails."""
-    result = run_dbt(settings, warehouse_dbt_target(settings), STREAMING_DBT_BUILD, variables or {})
+def build_streaming_models(
+    settings: Settings, variables: Mapping[str, Any] | None = None, full_refresh: bool = False
+) -> DbtResult:
+    """The streaming lane's dbt build (dedupe, hourly merge, gaps, lag); `DbtFailedError` when a node fails.
+    `full_refresh` rebuilds the curated streams from every message raw keeps."""
+    command: tuple[str, ...] = STREAMING_DBT_BUILD
+    if full_refresh:
+        command = (*command, "--full-refresh")
+        variables = {**(variables or {}), "stream_staging_window_hours": 0}
+    result = run_dbt(settings, warehouse_dbt_target(settings), command, variables or {})
     if result.status != "success":
         raise DbtFailedError(result.command, result.message)
     return result

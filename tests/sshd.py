@@ -9,8 +9,8 @@ cuts every open session the way a network drop or a vendor restart does.
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
+import pwd
 import signal
 import socket
 import subprocess
@@ -176,7 +176,8 @@ def running_sshd(workdir: Path) -> Iterator[SftpServer]:
         yield SftpServer(
             host="127.0.0.1",
             port=port,
-            user=getpass.getuser(),
+            # The account sshd runs as (not $USER, which a runner may leave stale): the only one it can log in.
+            user=pwd.getpwuid(os.geteuid()).pw_name,
             client_key=client_key,
             host_key=public_key_text(host_key),
             root=root,

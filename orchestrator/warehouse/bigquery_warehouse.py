@@ -128,8 +128,14 @@ class BigQueryWarehouse:
         return f"{self.project}.{self._datasets[schema]}.{name}"
 
     def _ensure_table(
-        self, schema: str, name: str, columns: Sequence[tuple[str, str]], spec: SourceSpec | None
+        self,
+        schema: str,
+        name: str,
+        columns: Sequence[tuple[str, str]],
+        spec: SourceSpec | None,
+        partition_field: str | None = None,
     ) -> None:
+        """Create the table if missing, partitioned by `_business_date` (a source's) or `partition_field`."""
         wanted = _schema(columns)
         try:
             existing = self._client.get_table(self._reference(schema, name))
@@ -139,6 +145,8 @@ class BigQueryWarehouse:
                 table.time_partitioning = bigquery.TimePartitioning(field="_business_date")
                 if spec.cluster_by:
                     table.clustering_fields = list(spec.cluster_by[:4])
+            elif partition_field is not None:
+                table.time_partitioning = bigquery.TimePartitioning(field=partition_field)
             self._client.create_table(table, exists_ok=True)
             return
         present = {field.name for field in existing.schema}
@@ -273,7 +281,7 @@ class BigQueryWarehouse:
                     )
                 except google_exceptions.NotFound:
                     self._ensure_dataset(self._datasets["raw"])
-                    self._ensure_table("raw", table, STREAM_COLUMNS, None)
+                    self._ensure_table("raw", table, STREAM_COLUMNS, None, partition_field="_ingested_at")
                     errors = self._client.insert_rows_json(
                         reference, chunk, row_ids=[row["message_id"] for row in chunk], retry=_RETRY
                     )

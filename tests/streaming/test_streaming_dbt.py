@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from orchestrator.exceptions import DbtFailedError
 from orchestrator.settings import Settings
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
 from streaming.load import STREAM_SCHEMA
@@ -155,3 +157,58 @@ def test_lag_is_measured_per_partition_and_hour(built: tuple[Settings, list[tupl
     for row in rows:
         assert row["worst_lag_minutes_p95"] == pytest.approx(1.5)
         assert row["worst_pipeline_lag_seconds_p99"] == pytest.approx(2.0)
+
+
+@pytest.fixture(scope="module")
+def windowed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Builds around the staging window: a late copy after its first copy left the window, a build that stopped
+    for longer than the window, its catch-up, and a full refresh. Returns what each step left."""
+    home = tmp_path_factory.mktemp("stream-window")
+    settings = Settings(
+        home=home, specs_dir=Path("source_specs").resolve(), dbt_project_dir=Path("dbt_project").resolve()
+    )
+    warehouse = settings.warehouse_path
+    curated = "select event_id, message_id, cast(price as varchar) from curation.rfq_events order by event_id"
+    # Event 1 ten hours ago (inside the default 12-hour window), event 2 half an hour ago.
+    _land(warehouse, [Delivery(1, 0, 1, 600), Delivery(2, 0, 2, 30)])
+    build_streaming_models(settings)
+    _land(warehouse, [Delivery(1, 0, 1, 1, price="4.000", message_id="late-1")])
+    # Staging now covers two hours: event 1's first copy is out of it, its late copy in.
+    build_streaming_models(settings, {"stream_staging_window_hours": 2, "stream_lookback_hours": 0})
+    steps: dict[str, Any] = {
+        "staged_after_late_copy": _query(warehouse, "select event_id, message_id from staging.stg_rfq__events"),
+        "curated_after_late_copy": _query(warehouse, curated),
+    }
+    # The merge must start three hours before the newest curated hour, but staging covers one hour.
+    with pytest.raises(DbtFailedError) as behind:
+        build_streaming_models(settings, {"stream_staging_window_hours": 1, "stream_lookback_hours": 3})
+    steps["behind"] = str(behind.value)
+    needed = int(re.search(r"--window-hours (\d+)", steps["behind"]).group(1))  # type: ignore[union-attr]
+    build_streaming_models(settings, {"stream_staging_window_hours": needed, "stream_lookback_hours": 3})
+    steps["window_hours_needed"] = needed
+    steps["curated_after_catch_up"] = _query(warehouse, curated)
+    build_streaming_models(settings, full_refresh=True)
+    steps["curated_after_full_refresh"] = _query(warehouse, curated)
+    steps["staged_after_full_refresh"] = _query(warehouse, "select count(*) from staging.stg_rfq__events")
+    return steps
+
+
+FIRST_COPIES = [("EV000000001", "m-1-0-1", "99.875000000"), ("EV000000002", "m-2-0-2", "99.875000000")]
+
+
+def test_a_copy_arriving_after_its_first_copy_left_the_staging_window_never_replaces_it(
+    windowed: dict[str, Any],
+) -> None:
+    assert ("EV000000001", "late-1") in windowed["staged_after_late_copy"], "staging no longer sees the first copy"
+    assert windowed["curated_after_late_copy"] == FIRST_COPIES
+
+
+def test_a_build_behind_the_staging_window_fails_with_its_catch_up_command(windowed: dict[str, Any]) -> None:
+    assert "catch up with `mdp stream build --window-hours" in windowed["behind"]
+    assert 4 <= windowed["window_hours_needed"] <= 6, "three hours of lookback, up to an hour into the newest hour"
+    assert windowed["curated_after_catch_up"] == FIRST_COPIES
+
+
+def test_a_full_refresh_rebuilds_from_every_raw_message(windowed: dict[str, Any]) -> None:
+    assert windowed["curated_after_full_refresh"] == FIRST_COPIES
+    assert windowed["staged_after_full_refresh"] == [(2,)]

@@ -103,9 +103,10 @@ resource "google_bigquery_table" "stream" {
     { name = "_ingested_at", type = "TIMESTAMP", mode = "NULLABLE", defaultValueExpression = "CURRENT_TIMESTAMP()", description = "When the row reached the warehouse (UTC)." },
   ])
 
-  # Inherits the raw dataset's 30-day default partition expiration.
+  # By the day a message reached the warehouse: the streaming models read the last hours of it (staging window),
+  # and a backlog delivered late is kept its full 30 days (the raw dataset's default partition expiration).
   time_partitioning {
     type  = "DAY"
-    field = "publish_time"
+    field = "_ingested_at"
   }
 }

@@ -1,9 +1,21 @@
+{%- set lookback_hours = var('stream_lookback_hours', 3) | int -%}
+{%- set window_hours = var('stream_staging_window_hours') | int -%}
+{%- set horizon_hours = var('stream_duplicate_horizon_hours') | int -%}
+
 {{
     config(
         materialized='incremental',
         incremental_strategy='no_phantom_merge',
         unique_key='event_id',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        partition_by=(
+            {'field': 'ingested_at', 'data_type': 'timestamp', 'granularity': 'day'}
+            if target.type == 'bigquery' else none
+        ),
+        cluster_by=(['event_id'] if target.type == 'bigquery' else none),
+        incremental_predicates=[
+            'dbt_internal_dest.ingested_at >= ' ~ add_minutes(utc_now(), -60 * (window_hours + horizon_hours))
+        ] if window_hours > 0 else []
     )
 }}
 
@@ -11,9 +23,13 @@
     The hourly merge (`mdp stream build`): events first ingested since the start of
     the hour of the newest curated event, minus stream_lookback_hours, are merged on
     event_id; an event already curated changes only if its first copy's content
-    differs. --full-refresh rebuilds the table from every staged event.
+    differs. A copy later than the curated one never replaces it, even when the
+    first copy has left the staging window (stream_staging_window_hours); copies
+    are looked for stream_duplicate_horizon_hours back, which bounds what BigQuery
+    reads of this table (partitioned by day of ingested_at). --full-refresh
+    (`mdp stream build --full-refresh`) rebuilds the table from every raw message.
 -#}
-{%- set lookback_hours = var('stream_lookback_hours', 3) | int -%}
+{%- set merge_start = stream_merge_start(source('raw_streams', 'rfq_stream'), lookback_hours, window_hours) -%}
 
 {%- set business_columns = [
     'rfq_id', 'source', 'schema_version', 'kafka_topic', 'kafka_partition', 'kafka_offset', 'sequence_number',
@@ -33,14 +49,25 @@ events_to_merge as (
 
     select *
     from stg_rfq__events
-    {%- if is_incremental() %}
-    where ingested_at >= (
-        select
-            coalesce(
-                {{ add_minutes(dbt.date_trunc('hour', 'max(ingested_at)'), -60 * lookback_hours) }},
-                cast('1970-01-01 00:00:00' as {{ dbt.type_timestamp() }})
-            )
-        from {{ this }}
+    {%- if merge_start is not none %}
+    where ingested_at >= cast('{{ merge_start }}' as {{ dbt.type_timestamp() }})
+    {%- endif %}
+
+),
+
+-- A copy of an event curated earlier (its first copy older than the staging window) stays out.
+events_not_curated_earlier as (
+
+    select *
+    from events_to_merge
+    {%- if merge_start is not none %}
+    where not exists (
+        select 1
+        from {{ this }} as curated
+        where
+            curated.event_id = events_to_merge.event_id
+            and curated.ingested_at < events_to_merge.ingested_at
+            and curated.ingested_at >= {{ add_minutes("cast('" ~ merge_start ~ "' as " ~ dbt.type_timestamp() ~ ")", -60 * horizon_hours) }}
     )
     {%- endif %}
 
@@ -53,7 +80,7 @@ events_hashed as (
         {{ row_hash(business_columns) }} as _row_hash,
         cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as _dbt_invocation_id,
         {{ run_started_at_literal() }} as _curated_at
-    from events_to_merge
+    from events_not_curated_earlier
 
 )
 

@@ -1,4 +1,5 @@
--- Each curated rfq event is the copy staging keeps, the first delivered by ingestion time (no exceptions).
+-- Each curated rfq event is its first copy by ingestion time: the one staging keeps, or an earlier one that has
+-- left the staging window (no exceptions).
 
 with
 
@@ -17,8 +18,10 @@ stg_rfq__events as (
 select
     rfq_events.event_id,
     rfq_events.message_id as curated_message_id,
-    stg_rfq__events.message_id as first_delivered_message_id
+    stg_rfq__events.message_id as first_staged_message_id
 from rfq_events
 inner join stg_rfq__events
     on rfq_events.event_id = stg_rfq__events.event_id
-where rfq_events.message_id != stg_rfq__events.message_id
+where
+    rfq_events.message_id != stg_rfq__events.message_id
+    and rfq_events.ingested_at >= stg_rfq__events.ingested_at

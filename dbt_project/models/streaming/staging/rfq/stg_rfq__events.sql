@@ -1,13 +1,22 @@
 {#-
     At-least-once delivery lands an event more than once (redelivered messages,
     republished after a bridge crash): keep its first copy by ingestion time.
+    The view covers messages ingested in the stream_staging_window_hours before the
+    build (0: every message raw keeps), so the hourly merge reads a few partitions of
+    raw, not its 30 days. An event whose first copy is older than the window is
+    deduplicated against curation.rfq_events by the merge.
 -#}
+{%- set window_hours = var('stream_staging_window_hours') | int -%}
 
 with
 
 rfq_messages as (
 
-    {{ stream_source('raw_streams', 'rfq_stream') }}
+    {{ stream_source(
+        'raw_streams',
+        'rfq_stream',
+        add_minutes(run_started_at_literal(), -60 * window_hours) if window_hours > 0 else none
+    ) }}
 
 ),
 

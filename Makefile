@@ -78,7 +78,7 @@ bench-reporter: install ## Regulatory reporter latency (publish to regulator ack
 	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
 	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/python scripts/bench_reporter.py
 
-tf-check: ## Terraform: format check, parse and validate, checkov with no failed HIGH or CRITICAL checks
+tf-check: ## Terraform: format check, parse and validate, plan tests with a mocked provider, checkov with no failed HIGH or CRITICAL checks
 	scripts/tf_check.sh
 
 k8s-check: ## Kubernetes: render each kustomize overlay and validate it with kubeconform

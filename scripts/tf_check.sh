@@ -6,14 +6,17 @@
 #   3. format          tofu fmt -check -recursive (parses every .tf file)
 #   4. parse           python-hcl2 parses every .tf file and names it
 #   5. validate        tofu init -backend=false + tofu validate for each root in terraform/envs/
-#   6. checkov         --framework terraform; fails on any failed check that is not skipped in code
+#   6. test            tofu test in every root and module with *.tftest.hcl files (in it or in its tests/): each
+#                      run is a `command = plan` against mock_provider "google", so it needs no credentials
+#   7. checkov         --framework terraform; fails on any failed check that is not skipped in code
 #
 # Tools are built or installed once, pinned, into ${MDP_TOOLS_CACHE:-~/.cache/mdp-tools}:
 #   OpenTofu      built with Go from scripts/tools/tofu (its go.mod pins the version)
 #   checkov       from PyPI into its own venv (its pins clash with ours)
-#   google provider  for `tofu validate`: registry.opentofu.org when it answers; otherwise built with Go from
+#   google provider  for `tofu validate` and `tofu test` (a mock provider still needs the real one's schema):
+#                 registry.opentofu.org when it answers; otherwise built with Go from
 #                 scripts/tools/terraform-provider-google and offered to tofu as a filesystem mirror. When neither
-#                 works, step 5 is skipped and the output says so; steps 3 and 4 still parse every file.
+#                 works, steps 5 and 6 are skipped and the output says so; steps 3 and 4 still parse every file.
 #
 # Why "any failed check" rather than "HIGH or CRITICAL": checkov assigns severities only with a Prisma Cloud
 # (Bridgecrew) API key, which this check does not have and must not need. So every failed check fails the run,
@@ -277,6 +280,17 @@ copy_tree() {
     echo "$work"
 }
 
+# tofu init -backend=false in a folder of a copy_tree copy, with the provider that choose_provider_source picked.
+tofu_init() { # dir
+    (
+        cd "$1"
+        TF_CLI_CONFIG_FILE=$CLI_CONFIG "$TOFU" init -backend=false -input=false -no-color >init.log 2>&1 || {
+            cat init.log >&2
+            exit 1
+        }
+    )
+}
+
 check_validate() {
     local root name work
     if [[ $PROVIDER_FROM == none ]]; then
@@ -296,16 +310,50 @@ check_validate() {
         name=$(basename "$root")
         work=$(copy_tree)
         (
+            tofu_init "$work/terraform/envs/$name" || exit 1
             cd "$work/terraform/envs/$name"
-            TF_CLI_CONFIG_FILE=$CLI_CONFIG "$TOFU" init -backend=false -input=false -no-color >init.log 2>&1 || {
-                cat init.log >&2
-                exit 1
-            }
             TF_CLI_CONFIG_FILE=$CLI_CONFIG "$TOFU" validate -no-color >&2
         ) || die "validate: envs/$name failed (output above)"
         rm -rf "$work"
     done
     step "validate" "ok: $(find "$TF_DIR/envs" -mindepth 1 -maxdepth 1 -type d | wc -l) roots (provider: $PROVIDER_FROM)"
+}
+
+# The folders under terraform/ that have tests: *.tftest.hcl beside their .tf files or in their tests/ folder.
+test_dirs() {
+    find "$TF_DIR" -name '*.tftest.hcl' -not -path '*/.terraform/*' |
+        sed -e "s|^$TF_DIR/||" -e 's|/[^/]*$||' -e 's|/tests$||' | sort -u
+}
+
+check_test() {
+    local dirs dir work log runs=0 started=$SECONDS
+    dirs=$(test_dirs)
+    if [[ -z $dirs ]]; then
+        step "test" "ok: no *.tftest.hcl files"
+        return
+    fi
+    if [[ $PROVIDER_FROM == none ]]; then
+        say "test: SKIPPED, $WHY. A mock provider takes its schema from the real provider."
+        step "test" "SKIPPED ($WHY)"
+        return
+    fi
+    work=$(copy_tree)
+    log=$WORK/test.log
+    for dir in $dirs; do
+        (
+            tofu_init "$work/terraform/$dir" || exit 1
+            cd "$work/terraform/$dir"
+            TF_CLI_CONFIG_FILE=$CLI_CONFIG "$TOFU" test -no-color >"$log" 2>&1 || {
+                cat "$log" >&2
+                exit 1
+            }
+        ) || die "test: $dir failed (output above)"
+        # The closing line: "Success! N passed, 0 failed."
+        runs=$((runs + $(sed -n 's/^Success! \([0-9][0-9]*\) passed, 0 failed\.$/\1/p' "$log")))
+        say "test: $dir: $(grep '^Success!' "$log")"
+    done
+    rm -rf "$work"
+    step "test" "ok: $runs runs (plan, mock provider) in $(wc -l <<<"$dirs") folders, $((SECONDS - started))s"
 }
 
 check_checkov() {
@@ -334,10 +382,11 @@ check_skip_reasons
 check_format
 check_parse
 check_validate
+check_test
 check_checkov
 
 if [[ $PROVIDER_FROM == none ]]; then
-    echo "tf-check: passed in $((SECONDS - STARTED))s, WITHOUT tofu validate ($WHY)" >&2
+    echo "tf-check: passed in $((SECONDS - STARTED))s, WITHOUT tofu validate and tofu test ($WHY)" >&2
 else
     echo "tf-check: passed in $((SECONDS - STARTED))s" >&2
 fi

@@ -12,7 +12,7 @@ ENV ?= local
 SERVICES := scripts/services.sh
 
 .PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench bench-streaming \
-	bench-reporter tf-check k8s-check docs clean
+	bench-reporter tf-check k8s-check image-check docs clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,9 @@ tf-check: ## Terraform: format check, parse and validate, plan tests with a mock
 
 k8s-check: ## Kubernetes: render each kustomize overlay and validate it with kubeconform
 	scripts/k8s_check.sh
+
+image-check: ## Images: build docker/*.Dockerfile with buildah (no Docker engine) and run each as its manifest does
+	scripts/image_check.sh
 
 docs: install ## The dbt documentation site (lineage graph) under .mdp/dbt-docs
 	scripts/build_docs.sh

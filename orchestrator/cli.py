@@ -93,7 +93,9 @@ def generate(
     settings = _settings()
     spec = find_spec(load_specs(settings.specs_dir), source)
     faults = Faults(bad_rows=bad_rows, control_count_delta=control_count_delta, seq=seq)
-    generated = generate_source_file(spec, rows, _date(date), out, seed, faults=faults)
+    generated = generate_source_file(
+        spec, rows, _date(date), out, seed, faults=faults, reference_lists_dir=settings.reference_lists_dir
+    )
     payload = {
         "source": source,
         "data_path": str(generated.data_path),

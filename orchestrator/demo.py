@@ -47,23 +47,31 @@ FAILING_FILE_ROWS = 500
 
 
 def deliver_demo_files(
-    specs: Sequence[SourceSpec], date: dt.date, seed: int, out_dir: Path, trade_rows: int | None = None
+    specs: Sequence[SourceSpec],
+    date: dt.date,
+    seed: int,
+    out_dir: Path,
+    reference_lists_dir: Path,
+    trade_rows: int | None = None,
 ) -> None:
     """A clean trading day for every source plus deliberately bad files.
 
     `trade_rows` sizes every trade file alike (the reference files always hold their whole universe); by
-    default each trade source gets its realistic demo size.
+    default each trade source gets its realistic demo size. Currencies and MICs come from `reference_lists_dir`.
     """
     if trade_rows is not None and trade_rows <= DEMO_BAD_ROWS:
         raise ValueError(f"trade_rows={trade_rows} must be more than the {DEMO_BAD_ROWS} rows the demo breaks")
     for spec in specs:
         rows = trade_rows or DEMO_ROWS.get(spec.name, DEFAULT_TRADE_ROWS)
         faults = Faults(bad_rows=DEMO_BAD_ROWS) if spec.name == "venue_executions" else None
-        generate_source_file(spec, rows, date, out_dir, seed, faults=faults)
+        generate_source_file(spec, rows, date, out_dir, seed, faults=faults, reference_lists_dir=reference_lists_dir)
     murex = find_spec(specs, "murex_trades")
     # A second Murex file whose control file states the wrong row count: it must fail whole.
     failing_rows = min(FAILING_FILE_ROWS, trade_rows or FAILING_FILE_ROWS)
-    generate_source_file(murex, failing_rows, date, out_dir, seed + 1, faults=Faults(control_count_delta=3, seq="002"))
+    failing = Faults(control_count_delta=3, seq="002")
+    generate_source_file(
+        murex, failing_rows, date, out_dir, seed + 1, faults=failing, reference_lists_dir=reference_lists_dir
+    )
     write_unmatched_file(out_dir, date)
 
 
@@ -82,7 +90,7 @@ def run_demo(
         out_dir = Path(scratch)
         if progress:
             progress("generating files", 0, 1)
-        deliver_demo_files(specs, date, seed, out_dir, trade_rows)
+        deliver_demo_files(specs, date, seed, out_dir, settings.reference_lists_dir, trade_rows)
         for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
             buckets.landing.upload_file(path, path.relative_to(out_dir).as_posix())
     cycle = run_cycle(settings, specs, date, progress=progress)

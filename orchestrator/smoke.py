@@ -31,7 +31,9 @@ def smoke_test_source(settings: Settings, specs: Sequence[SourceSpec], name: str
         buckets = open_buckets(home_settings)
         out_dir = Path(scratch) / "files"
         for candidate in [spec, *(s for s in specs if s.kind == "reference" and s.name != spec.name)]:
-            generate_source_file(candidate, rows, SMOKE_DATE, out_dir, seed=1)
+            generate_source_file(
+                candidate, rows, SMOKE_DATE, out_dir, seed=1, reference_lists_dir=settings.reference_lists_dir
+            )
         for path in sorted(p for p in out_dir.rglob("*") if p.is_file()):
             buckets.landing.upload_file(path, path.relative_to(out_dir).as_posix())
         report = run_cycle(home_settings, specs, SMOKE_DATE)

@@ -55,8 +55,13 @@ def generate_source_file(
     seed: int = 0,
     *,
     faults: Faults | None = None,
+    reference_lists_dir: Path | None = None,
 ) -> GeneratedFile:
-    """Write one deterministic data file (and control file) at its landing key; reference sources ignore `rows`."""
+    """Write one deterministic data file (and control file) at its landing key; reference sources ignore `rows`.
+
+    Currencies and MICs come from `reference_lists_dir` (the settings' dbt seeds, which the validator checks
+    against); without it, from the seeds of the source tree this package runs from.
+    """
     # A reference file holds its whole universe entity (every trader, book, counterparty or instrument)
     # so every key a trade file of the same seed uses resolves; `rows` only sizes trade files.
     faults = faults or Faults()
@@ -64,7 +69,7 @@ def generate_source_file(
         raise GeneratorError(f"source={spec.name}: rows={rows} must not be negative")
     if faults.control_count_delta and spec.control is None:
         raise GeneratorError(f"source={spec.name}: has no control file to state a wrong row count in")
-    codes = load_code_lists()
+    codes = load_code_lists(reference_lists_dir) if reference_lists_dir else load_code_lists()
     universe = build_universe(seed, codes)
     stamp = business_date.strftime("%Y%m%d")
     landing_key = spec.landing_key(stamp, faults.seq)

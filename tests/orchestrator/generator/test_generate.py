@@ -322,3 +322,16 @@ def test_seq_must_give_a_key_the_spec_matches(specs: list[SourceSpec], tmp_path:
     with pytest.raises(GeneratorError, match="would not match"):
         _generate(find_spec(specs, "venue_executions"), tmp_path, faults=Faults(seq=seq))
     assert not any(tmp_path.rglob("*.partial"))
+
+
+def test_currencies_and_mics_come_from_the_reference_lists_it_is_given(specs: list[SourceSpec], tmp_path: Path) -> None:
+    # An installed package has no source tree beside it: the lists must come from the settings, as in an image.
+    lists = tmp_path / "seeds"
+    lists.mkdir()
+    (lists / "iso_currencies.csv").write_text("currency_code\nUSD\nEUR\n")
+    (lists / "iso_mics.csv").write_text("mic\nXNYS\nXETR\n")
+    spec = find_spec(specs, "instruments")
+    generated = generate_source_file(spec, ROWS, BUSINESS_DATE, tmp_path / "out", 3, reference_lists_dir=lists)
+    rows = read_rows(spec, generated.data_path).to_pylist()
+    assert {row["currency"] for row in rows} == {"USD", "EUR"}
+    assert {row["primary_mic"] for row in rows} - {None, ""} == {"XNYS", "XETR"}

@@ -1,0 +1,295 @@
+#!/usr/bin/env bash
+# make image-check: build the images of docker/*.Dockerfile and run each the way its manifest runs it, with
+# buildah (daemonless: no Docker engine needed).
+#
+#   1. base          the pinned base image (ARG PYTHON_IMAGE of the Dockerfiles), pulled. Where its registry
+#                    cannot be reached, a stand-in built here instead: Debian bookworm (debootstrap) with
+#                    Debian's Python 3.11, the Debian release and Python minor of the pinned image. The
+#                    summary says which one was used.
+#   2. build         buildah bud of each Dockerfile; layers are cached between runs
+#   3. config        each image runs as 10001:10001 (the manifests' runAsUser), its entry point is `mdp`, and
+#                    nothing of its build stage (/src, pip's cache) is left in it
+#   4. orchestrator  the hourly CronJob's pod: the init container copies the dbt project into the run volume,
+#                    then `mdp demo` (a whole generated day on the embedded default) and `mdp run` (the
+#                    CronJob's args). The demo's extract must be byte-identical to the same demo run outside
+#                    the image.
+#   5. bridge        `mdp stream list` reads the stream specs baked into the image
+#   6. reporter      `mdp reporter serve` (its CMD) answers /healthz
+#   Every run is as uid 10001 with the manifests' environment (orchestrator/k8s/base/kustomization.yaml), and
+#   must write nothing outside the volumes the manifests mount: they set readOnlyRootFilesystem.
+#
+# Needs root, or sudo without a password (buildah builds as root); installs buildah and debootstrap with
+# scripts/services/install_debian_packages.sh when they are missing, and the project's venv (make install) for
+# the demo outside the image.
+#
+# Settings (environment):
+#   MDP_TOOLS_CACHE   image layers and the stand-in base, shared between checkouts (default ~/.cache/mdp-tools)
+#   MDP_IMAGE_BASE    auto (pull, else the stand-in; default), pull (fail without the registry), standin
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${MDP_TOOLS_CACHE:-$HOME/.cache/mdp-tools}/images
+BASE_MODE=${MDP_IMAGE_BASE:-auto}
+IMAGES=(orchestrator bridge reporter)
+DEMO_DATE=2026-11-20
+DEMO_SEED=7
+STANDIN=localhost/mdp-python-standin:bookworm
+# The uid and gid of the manifests' securityContext (runAsUser/runAsGroup) and of the Dockerfiles' USER.
+APP_USER=10001:10001
+
+STARTED=$SECONDS
+SUMMARY=()
+say() { echo "image-check: $*" >&2; }
+die() {
+    say "ERROR: $*"
+    exit 1
+}
+step() { # name outcome
+    SUMMARY+=("$(printf '  %-13s %s' "$1" "$2")")
+}
+
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+    sudo -n true 2>/dev/null || die "buildah builds as root: run as root or with passwordless sudo"
+    SUDO=(sudo -n)
+fi
+WORK=$(mktemp -d)
+CONTAINERS=()
+cleanup() {
+    for container in "${CONTAINERS[@]}"; do
+        bh rm "$container" >/dev/null 2>&1 || true
+    done
+    "${SUDO[@]}" rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Overlay layers under the cache: a second run reuses every unchanged layer.
+bh() {
+    "${SUDO[@]}" buildah --root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay "$@"
+}
+
+"$REPO/scripts/services/install_debian_packages.sh" buildah debootstrap
+"${SUDO[@]}" mkdir -p "$CACHE"
+
+# --- 1. base -------------------------------------------------------------------------------------------------
+
+pinned_base() {
+    local image pins=()
+    for image in "${IMAGES[@]}"; do
+        pins+=("$(sed -n 's/^ARG PYTHON_IMAGE=//p' "$REPO/docker/$image.Dockerfile")")
+    done
+    [[ -n ${pins[0]} ]] || die "docker/${IMAGES[0]}.Dockerfile has no ARG PYTHON_IMAGE"
+    for pin in "${pins[@]}"; do
+        [[ $pin == "${pins[0]}" ]] || die "the Dockerfiles pin different base images: ${pins[*]}"
+    done
+    echo "${pins[0]}"
+}
+
+build_standin() {
+    if bh inspect --type image "$STANDIN" >/dev/null 2>&1; then
+        return
+    fi
+    local root=$WORK/standin-root started=$SECONDS
+    say "stand-in base: debootstrap of Debian bookworm with python3 (about a minute)"
+    "${SUDO[@]}" debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,passwd \
+        bookworm "$root" http://deb.debian.org/debian >"$WORK/debootstrap.log" 2>&1 ||
+        {
+            tail -n 20 "$WORK/debootstrap.log" >&2
+            die "debootstrap failed"
+        }
+    # The pinned image's python is on PATH as `python`; Debian's is python3.
+    "${SUDO[@]}" ln -sf /usr/bin/python3 "$root/usr/local/bin/python"
+    "${SUDO[@]}" rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*
+    local container
+    container=$(bh from --quiet scratch)
+    CONTAINERS+=("$container")
+    "${SUDO[@]}" tar -C "$root" -cf "$WORK/standin.tar" .
+    bh add --quiet "$container" "$WORK/standin.tar" / >/dev/null
+    bh config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env LANG=C.UTF-8 \
+        --cmd python3 "$container"
+    bh commit --quiet "$container" "$STANDIN" >/dev/null
+    say "stand-in base: built in $((SECONDS - started))s"
+}
+
+PINNED=$(pinned_base)
+BASE=""
+case $BASE_MODE in
+pull | auto)
+    if timeout 120 "${SUDO[@]}" buildah --root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay \
+        pull --quiet "docker.io/library/$PINNED" >"$WORK/pull.log" 2>&1; then
+        BASE=docker.io/library/$PINNED
+        step base "ok: $PINNED (pulled)"
+    elif [[ $BASE_MODE == pull ]]; then
+        cat "$WORK/pull.log" >&2
+        die "could not pull $PINNED"
+    fi
+    ;;
+standin) ;;
+*) die "MDP_IMAGE_BASE=$BASE_MODE: choose auto, pull or standin" ;;
+esac
+if [[ -z $BASE ]]; then
+    say "base: $PINNED cannot be pulled here; using a stand-in"
+    build_standin
+    BASE=$STANDIN
+    container=$(bh from --quiet "$STANDIN")
+    CONTAINERS+=("$container")
+    step base "stand-in: Debian bookworm, $(bh run --isolation chroot "$container" -- python3 --version 2>&1) ($PINNED: registry unreachable)"
+fi
+
+# --- 2. build ------------------------------------------------------------------------------------------------
+
+# The machine's CA bundle, for pip inside RUN steps behind a TLS-inspecting proxy; mounted, never copied in.
+CA_BUNDLE=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
+build_mounts=()
+[[ -f $CA_BUNDLE ]] && build_mounts=(--volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
+
+for image in "${IMAGES[@]}"; do
+    started=$SECONDS
+    say "build: mdp-$image (log: $WORK/build-$image.log; a cold build takes a few minutes)"
+    bh bud --isolation chroot --layers "${build_mounts[@]}" --build-arg "PYTHON_IMAGE=$BASE" \
+        --file "$REPO/docker/$image.Dockerfile" --tag "localhost/mdp-$image:check" "$REPO" \
+        >"$WORK/build-$image.log" 2>&1 || {
+        tail -n 30 "$WORK/build-$image.log" >&2
+        die "build of docker/$image.Dockerfile failed"
+    }
+    size=$(bh images --format '{{.Size}}' "localhost/mdp-$image:check" | head -n 1)
+    step "build $image" "ok: $((SECONDS - started))s, $size"
+done
+
+# --- 3. config -----------------------------------------------------------------------------------------------
+
+for image in "${IMAGES[@]}"; do
+    ref=localhost/mdp-$image:check
+    user=$(bh inspect --type image --format '{{.OCIv1.Config.User}}' "$ref")
+    entrypoint=$(bh inspect --type image --format '{{.OCIv1.Config.Entrypoint}}' "$ref")
+    [[ $user == "$APP_USER" ]] || die "mdp-$image runs as '$user', not $APP_USER (the manifests' runAsUser)"
+    [[ $entrypoint == '[mdp]' ]] || die "mdp-$image: entry point $entrypoint, not mdp"
+    container=$(bh from --quiet "$ref")
+    CONTAINERS+=("$container")
+    root=$(bh mount "$container")
+    for leftover in src root/.cache/pip; do
+        "${SUDO[@]}" test ! -e "$root/$leftover" || die "mdp-$image: /$leftover of the build stage is in the image"
+    done
+    "${SUDO[@]}" test -x "$root/opt/venv/bin/mdp" || die "mdp-$image: /opt/venv/bin/mdp is missing"
+    bh umount "$container" >/dev/null
+    step "config $image" "ok: user $user, entry point mdp, no build leftovers"
+done
+
+# --- runs as the manifests run them -----------------------------------------------------------------------
+
+# One container per image; volumes as the manifests mount them (/var/run/mdp and /tmp, emptyDirs owned by the
+# pod's fsGroup), the base ConfigMap's settings, and the image's own user.
+new_container() { # image -> container id; its volumes under $WORK/<image>
+    local image=$1 container
+    "${SUDO[@]}" mkdir -p "$WORK/$image/run" "$WORK/$image/tmp"
+    "${SUDO[@]}" chown -R "$APP_USER" "$WORK/$image"
+    container=$(bh from --quiet "localhost/mdp-$image:check")
+    CONTAINERS+=("$container")
+    echo "$container"
+}
+
+run_in() { # image container command...
+    local image=$1 container=$2
+    shift 2
+    # /var/run is a link to /run in the image: the volume goes where the link leads, as the kubelet resolves it.
+    bh run --isolation chroot --network host \
+        --volume "$WORK/$image/run:/run/mdp" --volume "$WORK/$image/tmp:/tmp" \
+        --env MDP_ENV=local --env MDP_HOME=/var/run/mdp/home --env MDP_DBT_PROJECT_DIR=/var/run/mdp/dbt_project \
+        --env HOME=/var/run/mdp --env PYTHONDONTWRITEBYTECODE=1 \
+        "$container" -- "$@"
+}
+
+# What a run wrote to the container's own filesystem (its overlay upper layer), less the mount points buildah
+# makes for the volumes and the files it injects (hosts, resolv.conf): empty under readOnlyRootFilesystem.
+written_outside_volumes() { # container
+    local merged upper
+    merged=$(bh mount "$1")
+    upper=${merged%/merged}/diff
+    "${SUDO[@]}" find "$upper" -mindepth 1 \
+        ! -path "$upper/run/mdp" ! -path "$upper/tmp" \
+        ! -path "$upper/etc" ! -path "$upper/etc/hosts" ! -path "$upper/etc/resolv.conf" \
+        ! -path "$upper/etc/hostname" ! -path "$upper/run" ! -path "$upper/run/.containerenv" \
+        -printf '/%P\n'
+    bh umount "$1" >/dev/null
+}
+
+check_read_only() { # image container
+    local written
+    written=$(written_outside_volumes "$2")
+    [[ -z $written ]] || die "mdp-$1 wrote outside its volumes (readOnlyRootFilesystem would refuse): $written"
+}
+
+# --- 4. orchestrator -----------------------------------------------------------------------------------------
+
+started=$SECONDS
+container=$(new_container orchestrator)
+run_in orchestrator "$container" cp -r /app/dbt_project /var/run/mdp/ # the CronJob's init container
+say "orchestrator: mdp demo --date $DEMO_DATE --seed $DEMO_SEED in the image"
+run_in orchestrator "$container" mdp demo --date "$DEMO_DATE" --seed "$DEMO_SEED" --json \
+    >"$WORK/demo-image.json" 2>"$WORK/demo-image.log" || {
+    tail -n 30 "$WORK/demo-image.log" >&2
+    die "mdp demo failed in mdp-orchestrator"
+}
+run_in orchestrator "$container" mdp run >"$WORK/run-image.log" 2>&1 || {
+    tail -n 30 "$WORK/run-image.log" >&2
+    die "mdp run (the CronJob's args) failed in mdp-orchestrator"
+}
+check_read_only orchestrator "$container"
+say "orchestrator: the same demo outside the image"
+make -C "$REPO" --no-print-directory install >/dev/null
+(cd "$WORK" && MDP_HOME=$WORK/host-home "$REPO/.venv/bin/mdp" demo --date "$DEMO_DATE" --seed "$DEMO_SEED" --json \
+    >"$WORK/demo-host.json" 2>"$WORK/demo-host.log") || {
+    tail -n 30 "$WORK/demo-host.log" >&2
+    die "mdp demo failed outside the image"
+}
+extract() { # demo json -> "rows sha256"
+    python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["extract"]; print(e["rows"], e["sha256"])' "$1"
+}
+read -r image_rows image_sha <<<"$(extract "$WORK/demo-image.json")"
+read -r host_rows host_sha <<<"$(extract "$WORK/demo-host.json")"
+[[ $image_sha == "$host_sha" ]] ||
+    die "the image's extract differs from the host's: $image_rows rows sha256 $image_sha, against $host_rows rows $host_sha"
+step orchestrator "ok: demo extract $image_rows trades, sha256 ${image_sha:0:16}… as outside the image; mdp run ok; read-only root ok ($((SECONDS - started))s)"
+
+# --- 5. bridge -----------------------------------------------------------------------------------------------
+
+container=$(new_container bridge)
+streams=$(run_in bridge "$container" mdp stream list --json) || die "mdp stream list failed in mdp-bridge"
+python3 -c 'import json, sys; assert any(s["name"] == "rfq" for s in json.loads(sys.argv[1]))' "$streams" ||
+    die "mdp-bridge does not list the rfq stream: $streams"
+check_read_only bridge "$container"
+step bridge "ok: mdp stream list finds the rfq stream spec; read-only root ok"
+
+# --- 6. reporter ---------------------------------------------------------------------------------------------
+
+container=$(new_container reporter)
+# Its reference data: the warehouse the orchestrator image built (healthz answers 200 once it is loaded).
+"${SUDO[@]}" cp -a "$WORK/orchestrator/run/home" "$WORK/reporter/run/home"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Its CMD with the environment terraform/modules/reporter gives the Cloud Run service (two server processes; the
+# regulator is not called by /healthz), and the port as an option so that this server alone is stopped after.
+run_in reporter "$container" env MDP_REPORTER_WORKERS=2 MDP_REPORTER_AUDIENCE=https://mdp-reporter.example.run.app \
+    MDP_REPORTER_PUSH_SERVICE_ACCOUNT=mdp-reporter-invoker@mdp-int.iam.gserviceaccount.com \
+    MDP_REGULATOR_URL=http://127.0.0.1:9/ MDP_REGULATOR_API_KEY=image-check \
+    mdp reporter serve --port "$port" >"$WORK/reporter.log" 2>&1 &
+server=$!
+healthy=""
+for _ in $(seq 1 60); do
+    if healthy=$(python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2).status)' "$port" 2>/dev/null); then
+        break
+    fi
+    kill -0 "$server" 2>/dev/null || break
+    sleep 1
+done
+"${SUDO[@]}" pkill -TERM -f "mdp reporter serve --port $port" 2>/dev/null || true
+wait "$server" 2>/dev/null || true
+[[ $healthy == 200 ]] || {
+    tail -n 30 "$WORK/reporter.log" >&2
+    die "mdp-reporter: mdp reporter serve did not answer /healthz"
+}
+check_read_only reporter "$container"
+step reporter "ok: mdp reporter serve (2 processes) answers /healthz 200; read-only root ok"
+
+say "passed in $((SECONDS - STARTED))s"
+printf '%s\n' "${SUMMARY[@]}" >&2

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psutil
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -66,6 +67,39 @@ E2E_RATE_MSGS = 2000
 TARGETS = {"min_bridge_ratio": 0.8, "max_e2e_p99_s": 5.0, "e2e_rate_msgs": E2E_RATE_MSGS, "max_lost_messages": 0}
 
 
+class CpuMeter:
+    """Cores each party used over a measured span: this process (the bridge or the publisher), the Pub/Sub
+    emulator, the Kafka broker, and the whole machine. Shows whether a rate is bound by the machine."""
+
+    def __init__(self) -> None:
+        self._processes: dict[str, psutil.Process] = {"bench_python": psutil.Process()}
+        for party, marker in (("pubsub_emulator", "cloud-pubsub-emulator"), ("kafka_broker", "kafka.Kafka")):
+            found = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+            if found:
+                self._processes[party] = found[0]
+        self._started_at = 0.0
+        self._cpu: dict[str, float] = {}
+        self.cores: dict[str, float] = {}
+
+    def _sample(self) -> dict[str, float]:
+        sample = {}
+        for party, process in self._processes.items():
+            times = process.cpu_times()
+            sample[party] = times.user + times.system + times.children_user + times.children_system
+        machine = psutil.cpu_times()
+        sample["machine_busy"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
+        return sample
+
+    def start(self) -> None:
+        """Begin the span."""
+        self._started_at, self._cpu = time.perf_counter(), self._sample()
+
+    def stop(self) -> None:
+        """End the span: `cores` holds CPU seconds per wall second for each party."""
+        elapsed, now = time.perf_counter() - self._started_at, self._sample()
+        self.cores = {party: round((now[party] - self._cpu[party]) / elapsed, 2) for party in now}
+
+
 def _environment() -> tuple[str, str]:
     for variable in ("KAFKA_BOOTSTRAP_SERVERS", "PUBSUB_EMULATOR_HOST", "PUBSUB_PROJECT_ID"):
         if not os.environ.get(variable):
@@ -90,7 +124,7 @@ def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
         consumer.close()
 
 
-def pubsub_ceiling(project: str, count: int, sample: list[bytes]) -> float:
+def pubsub_ceiling(project: str, count: int, sample: list[bytes], meter: CpuMeter) -> float:
     """Messages per second the bridge's publisher gets acknowledged, messages and attributes built beforehand."""
     client = publisher_client()
     topic = client.topic_path(project, unique("bench-publish-"))
@@ -105,6 +139,7 @@ def pubsub_ceiling(project: str, count: int, sample: list[bytes]) -> float:
     with ThreadPoolExecutor(max_workers=2 * settings.concurrency) as workers:
         publisher: BatchPublisher[int] = BatchPublisher(client, topic, workers, completions, settings)
         acknowledged = 0
+        meter.start()
         started = time.perf_counter()
         for number, message in enumerate(outgoing):
             publisher.add(message, number)
@@ -127,6 +162,7 @@ def pubsub_ceiling(project: str, count: int, sample: list[bytes]) -> float:
             settled = publisher.settle(batch)
             acknowledged += len(settled.tokens) if settled else 0
         rate = count / (time.perf_counter() - started)
+        meter.stop()
     close(client)
     return rate
 
@@ -156,7 +192,7 @@ def client_library_ceiling(project: str, count: int, sample: list[bytes]) -> flo
     return rate
 
 
-def bridge_rate(bootstrap: str, project: str, topic: str, count: int) -> float:
+def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: CpuMeter) -> float:
     """Messages per second the bridge moves from a backlog to Pub/Sub acknowledgements, default settings."""
     spec = fresh_stream_spec(kafka_topics=(topic,))
     client = publisher_client()
@@ -169,9 +205,11 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int) -> float:
     started = 0.0
     while bridge.report.published < count:
         if not started and bridge.report.consumed:
+            meter.start()
             started = time.perf_counter()
         time.sleep(0.01)
     rate = count / (time.perf_counter() - started)
+    meter.stop()
     stop.set()
     runner.join()
     close(client)
@@ -312,9 +350,13 @@ def main() -> None:
     print("measuring the Kafka ceiling", file=sys.stderr)
     results["kafka_consume_msgs"] = round(kafka_ceiling(bootstrap, topic, arguments.backlog))
     print("measuring the Pub/Sub ceiling", file=sys.stderr)
-    results["pubsub_publish_msgs"] = round(pubsub_ceiling(project, arguments.backlog, sample))
+    publishing, bridging = CpuMeter(), CpuMeter()
+    results["pubsub_publish_msgs"] = round(pubsub_ceiling(project, arguments.backlog, sample, publishing))
     print("measuring the bridge", file=sys.stderr)
-    results["bridge_msgs"] = round(bridge_rate(bootstrap, project, topic, arguments.backlog))
+    results["bridge_msgs"] = round(bridge_rate(bootstrap, project, topic, arguments.backlog, bridging))
+    # Cores per party while each rate was measured; on a machine with few cores, `machine_busy` near the core
+    # count means the rate is bound by the machine, not by the code.
+    results["cpu_cores"] = {"pubsub_ceiling": publishing.cores, "bridge": bridging.cores}
     print("measuring google-cloud-pubsub's own publisher, for reference", file=sys.stderr)
     results["client_library_publish_msgs"] = round(client_library_ceiling(project, arguments.backlog // 3, sample))
     ceiling = min(results["kafka_consume_msgs"], results["pubsub_publish_msgs"])

@@ -49,6 +49,8 @@ TERMINAL_ERROR_REASONS = frozenset(
 # Retries are bounded so a backend that keeps failing surfaces as an error within minutes, not hangs.
 _RETRY = DEFAULT_RETRY.with_timeout(120.0)
 _JOB_RETRY = DEFAULT_JOB_RETRY.with_timeout(120.0)
+# Query parameters in one INSERT statement; BigQuery allows 10,000 per query.
+_MAX_INSERT_PARAMETERS = 4000
 
 SCHEMAS = ("raw", "staging", "curation", "consumer", "dimensions", "snapshots", "control")
 _LABEL_CLEAN = re.compile(r"[^a-z0-9_-]")
@@ -247,21 +249,27 @@ class BigQueryWarehouse:
         return bool(job.state == "DONE" and job.error_result is None)
 
     def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """DML inserts (not streaming), so later reruns may delete or update them."""
+        """DML inserts (not streaming), so later reruns may delete or update them: one INSERT statement per
+        chunk of rows, as each statement is a query job of a second or more (the audit mirror writes 1,000 rows
+        at a time)."""
         names = [name for name, _ in CONTROL_TABLES[table]]
         types = dict(CONTROL_TABLES[table])
-        for row in rows:
-            values = []
+        chunk = max(1, _MAX_INSERT_PARAMETERS // len(names))
+        for start in range(0, len(rows), chunk):
+            tuples = []
             params: dict[str, Any] = {}
-            for name in names:
-                value = row.get(name)
-                if value is None:
-                    values.append(f"cast(null as {BIGQUERY_TYPES[types[name]]})")
-                else:
-                    params[name] = value
-                    values.append(f"@{name}")
+            for number, row in enumerate(rows[start : start + chunk]):
+                values = []
+                for name in names:
+                    value = row.get(name)
+                    if value is None:  # an untyped null parameter is refused: the column's type says it
+                        values.append(f"cast(null as {BIGQUERY_TYPES[types[name]]})")
+                    else:
+                        params[f"r{number}_{name}"] = value
+                        values.append(f"@r{number}_{name}")
+                tuples.append(f"({', '.join(values)})")
             self._run(
-                f"insert into {self.table('control', table)} ({', '.join(names)}) values ({', '.join(values)})", params
+                f"insert into {self.table('control', table)} ({', '.join(names)}) values {', '.join(tuples)}", params
             )
 
     def append_stream_messages(self, table: str, messages: pa.Table) -> None:

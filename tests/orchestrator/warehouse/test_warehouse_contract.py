@@ -158,6 +158,33 @@ def test_control_rows_round_trip_with_typed_parameters(backend: Backend, specs: 
     assert table.column("run_id").to_pylist() == ["r-1"]
 
 
+def test_many_control_rows_go_in_whole_with_their_nulls(backend: Backend) -> None:
+    # More rows than one INSERT statement takes on BigQuery (the audit mirror writes 1,000 at a time).
+    warehouse, _ = backend
+    warehouse.ensure_layout([])
+    started = dt.datetime(2026, 11, 20, 10, 15, 0)
+    rows = [
+        {
+            "run_id": f"bulk-{n:04d}",
+            "started_at": started + dt.timedelta(seconds=n),
+            "status": "success",
+            "files_loaded": n,
+            "dbt_status": None if n % 2 else "success",
+        }
+        for n in range(700)
+    ]
+    warehouse.insert_rows("validation_runs", rows)
+    found = warehouse.query(
+        f"select count(*) as runs, count(distinct run_id) as ids, sum(files_loaded) as files, "
+        f"countif(dbt_status is null) as without_dbt, min(started_at) as first, max(started_at) as last "
+        f"from {warehouse.table('control', 'validation_runs')} where starts_with(run_id, 'bulk-')"
+    )
+    (summary,) = found
+    first, last = (summary.pop(edge).replace(tzinfo=None) for edge in ("first", "last"))
+    assert summary == {"runs": 700, "ids": 700, "files": sum(range(700)), "without_dbt": 350}
+    assert (first, last) == (started, started + dt.timedelta(seconds=699))
+
+
 def test_decimals_survive_the_load(backend: Backend, specs: list[SourceSpec], tmp_path: Path) -> None:
     warehouse, staging = backend
     spec = find_spec(specs, "murex_trades")

@@ -429,9 +429,14 @@ def test_cancelled_trade_is_flagged_not_dropped(scenario: Scenario) -> None:
     assert extracted == [{"is_cancelled": True}]
 
 
-def test_notional_is_quantity_times_price(scenario: Scenario) -> None:
+def test_notional_is_the_consideration_of_its_asset_class(scenario: Scenario) -> None:
+    # Bonds are quoted in percent of par on a face amount; shares at a unit price.
+    classes = set()
     for row in scenario.trades_after_second.values():
-        assert row["notional"] == row["quantity"] * row["price"]
+        classes.add(row["asset_class"])
+        per_unit = row["price"] / 100 if row["asset_class"] in ("GOVT_BOND", "CORP_BOND") else row["price"]
+        assert row["notional"] == row["quantity"] * per_unit, row["source_trade_id"]
+    assert {"GOVT_BOND", "EQUITY"} <= classes
 
 
 def test_merge_updates_only_changed_rows(scenario: Scenario) -> None:

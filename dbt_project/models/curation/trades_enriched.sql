@@ -126,7 +126,16 @@ trades_joined_to_dimensions as (
         trades.quantity,
         trades.price,
         trades.currency,
-        trades.quantity * trades.price as notional,
+        -- Consideration in the trade currency. Bonds are quoted in percent of par on a face amount; a swap's
+        -- quantity is its notional and its price a rate; everything else is quantity times unit price.
+        cast(
+            case
+                when dim_instrument.asset_class in ('GOVT_BOND', 'CORP_BOND')
+                    then {{ per_hundred('trades.quantity * trades.price') }}
+                when dim_instrument.asset_class = 'IRS' then trades.quantity
+                else trades.quantity * trades.price
+            end as {{ type_decimal() }}
+        ) as notional,
         trades.trader_id,
         dim_trader.trader_version_id,
         dim_trader.trader_name,

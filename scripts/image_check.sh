@@ -11,8 +11,8 @@
 #                    nothing of its build stage (/src, pip's cache) is left in it
 #   4. orchestrator  the hourly CronJob's pod: the init container copies the dbt project into the run volume,
 #                    then `mdp demo` (a whole generated day on the embedded default) and `mdp run` (the
-#                    CronJob's args). The demo's extract must be byte-identical to the same demo run outside
-#                    the image.
+#                    CronJob's args). The demo's extract must hold the same bytes, decompressed, as the same
+#                    demo run outside the image.
 #   5. bridge        `mdp stream list` reads the stream specs baked into the image
 #   6. reporter      `mdp reporter serve` (its CMD) answers /healthz
 #   Every run is as uid 10001 with the manifests' environment (orchestrator/k8s/base/kustomization.yaml), and
@@ -242,14 +242,18 @@ make -C "$REPO" --no-print-directory install >/dev/null
     tail -n 30 "$WORK/demo-host.log" >&2
     die "mdp demo failed outside the image"
 }
-extract() { # demo json -> "rows sha256"
-    python3 -c 'import json, sys; e = json.load(open(sys.argv[1]))["extract"]; print(e["rows"], e["sha256"])' "$1"
+# The extract's content, decompressed: gzip's bytes depend on the zlib each Python links, the content must not.
+extract() { # home -> "rows sha256" of the demo day's extract
+    "${SUDO[@]}" python3 -c 'import gzip, hashlib, pathlib, sys
+(path,) = pathlib.Path(sys.argv[1], "extracts", sys.argv[2]).glob("*.jsonl.gz")
+content = gzip.decompress(path.read_bytes())
+print(content.count(b"\n"), hashlib.sha256(content).hexdigest())' "$1" "$DEMO_DATE"
 }
-read -r image_rows image_sha <<<"$(extract "$WORK/demo-image.json")"
-read -r host_rows host_sha <<<"$(extract "$WORK/demo-host.json")"
+read -r image_rows image_sha <<<"$(extract "$WORK/orchestrator/run/home")"
+read -r host_rows host_sha <<<"$(extract "$WORK/host-home")"
 [[ $image_sha == "$host_sha" ]] ||
     die "the image's extract differs from the host's: $image_rows rows sha256 $image_sha, against $host_rows rows $host_sha"
-step orchestrator "ok: demo extract $image_rows trades, sha256 ${image_sha:0:16}… as outside the image; mdp run ok; read-only root ok ($((SECONDS - started))s)"
+step orchestrator "ok: demo extract $image_rows trades, content sha256 ${image_sha:0:16}… as outside the image; mdp run ok; read-only root ok ($((SECONDS - started))s)"
 
 # --- 5. bridge -----------------------------------------------------------------------------------------------
 

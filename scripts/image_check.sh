@@ -188,14 +188,22 @@ new_container() { # image -> container id; its volumes under $WORK/<image>
     echo "$container"
 }
 
+# The base ConfigMap's settings (mdp-settings in orchestrator/k8s/base/kustomization.yaml), read from it so the
+# runs follow it when it changes.
+make -C "$REPO" --no-print-directory install >/dev/null
+CONFIG_ENV=()
+while read -r literal; do CONFIG_ENV+=(--env "$literal"); done < <("$REPO/.venv/bin/python" -c 'import sys, yaml
+kustomization = yaml.safe_load(open(sys.argv[1]))
+(settings,) = [m for m in kustomization["configMapGenerator"] if m["name"] == "mdp-settings"]
+print("\n".join(settings["literals"]))' "$REPO/orchestrator/k8s/base/kustomization.yaml")
+[[ ${#CONFIG_ENV[@]} -gt 0 ]] || die "no mdp-settings literals in orchestrator/k8s/base/kustomization.yaml"
+
 run_in() { # image container command...
     local image=$1 container=$2
     shift 2
     # /var/run is a link to /run in the image: the volume goes where the link leads, as the kubelet resolves it.
     bh run --isolation chroot --network host \
-        --volume "$WORK/$image/run:/run/mdp" --volume "$WORK/$image/tmp:/tmp" \
-        --env MDP_ENV=local --env MDP_HOME=/var/run/mdp/home --env MDP_DBT_PROJECT_DIR=/var/run/mdp/dbt_project \
-        --env HOME=/var/run/mdp --env PYTHONDONTWRITEBYTECODE=1 \
+        --volume "$WORK/$image/run:/run/mdp" --volume "$WORK/$image/tmp:/tmp" "${CONFIG_ENV[@]}" \
         "$container" -- "$@"
 }
 
@@ -236,7 +244,6 @@ run_in orchestrator "$container" mdp run >"$WORK/run-image.log" 2>&1 || {
 }
 check_read_only orchestrator "$container"
 say "orchestrator: the same demo outside the image"
-make -C "$REPO" --no-print-directory install >/dev/null
 (cd "$WORK" && MDP_HOME=$WORK/host-home "$REPO/.venv/bin/mdp" demo --date "$DEMO_DATE" --seed "$DEMO_SEED" --json \
     >"$WORK/demo-host.json" 2>"$WORK/demo-host.log") || {
     tail -n 30 "$WORK/demo-host.log" >&2

@@ -7,12 +7,13 @@ message (publish or dead-letter), settle finished publish batches, commit each p
 
 from __future__ import annotations
 
+import itertools
 import logging
+import operator
 import queue
 import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,9 @@ log = logging.getLogger("mdp.streaming.bridge")
 
 Token = tuple[PartitionKey, int]
 """A message's Kafka coordinates: ((topic, partition), offset)."""
+
+_PARTITION = operator.itemgetter(0)
+_OFFSET = operator.itemgetter(1)
 
 _STALL_AFTER_S = 60.0
 """The loop is reported unhealthy when it has not turned for this long."""
@@ -186,26 +190,27 @@ class Bridge:
     def _route(self, messages: Sequence[Any]) -> None:
         if not messages:
             return
-        tracker, router, publisher = self._tracker, self._router, self._publisher
-        consumed: Counter[PartitionKey] = Counter()
+        router, publisher = self._router, self._publisher
+        tokens: list[Token] = []
         for message in messages:
             error = message.error()
             if error is not None:
                 self._kafka_error(error)
                 continue
             topic, partition, offset = message.topic(), message.partition(), message.offset()
-            key = (topic, partition)
-            if tracker.consume(key, offset):
-                log.warning("topic=%s partition=%d: consumer moved back to offset %d", topic, partition, offset)
+            token = ((topic, partition), offset)
+            tokens.append(token)
             outgoing = router.route(message.value(), message.key(), topic, partition, offset, message.timestamp()[1])
-            consumed[key] += 1
             if outgoing.dead_letter is None:
-                publisher.add(outgoing, (key, offset))
+                publisher.add(outgoing, token)
             else:
-                self._send_dead_letter(outgoing, (key, offset))
-        self.report.consumed += sum(consumed.values())
-        for key, count in consumed.items():
-            self.metrics.consumed.labels(*self._label(key)).inc(count)
+                self._send_dead_letter(outgoing, token)
+        # Recorded before any of these publishes can settle: results are taken on this thread, later in the turn.
+        for key, offsets in _runs(tokens):
+            if self._tracker.consume(key, offsets):
+                log.warning("topic=%s partition=%d: consumer moved back to offset %d", *key, min(offsets))
+            self.metrics.consumed.labels(*self._label(key)).inc(len(offsets))
+        self.report.consumed += len(tokens)
 
     def _send_dead_letter(self, letter: Outgoing, token: Token) -> None:
         key, offset = token
@@ -249,10 +254,9 @@ class Bridge:
 
     def _handled(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
         tracker = self._tracker
-        per_partition: Counter[PartitionKey] = Counter()
-        for key, offset in settled.tokens:
-            tracker.handle(key, offset)
-            per_partition[key] += 1
+        runs = list(_runs(settled.tokens))
+        for key, offsets in runs:
+            tracker.handle(key, offsets)
         if batch.publisher is self._dead_letters:
             for (key, _), message in zip(settled.tokens, batch.request.messages, strict=True):
                 reason = message.attributes["reason"]
@@ -260,9 +264,9 @@ class Bridge:
                 self.metrics.dead_lettered.labels(*self._label(key), reason).inc()
             return
         self.report.published += len(settled.tokens)
-        for key, count in per_partition.items():
+        for key, offsets in runs:
             labels = self._label(key)
-            self.metrics.published.labels(*labels).inc(count)
+            self.metrics.published.labels(*labels).inc(len(offsets))
             self.metrics.publish_latency.labels(*labels).observe(settled.latency_s)
 
     def _rejected(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
@@ -382,6 +386,12 @@ class Bridge:
             self.metrics.committed_offset.labels(*labels).set(offsets.committed)
         held = self._publisher.pending_bytes + self._dead_letters.pending_bytes
         self.metrics.in_flight_bytes.labels(self.spec.name).set(held)
+
+
+def _runs(tokens: list[Token]) -> Iterator[tuple[PartitionKey, list[int]]]:
+    """The offsets of each run of tokens of one partition, in order (grouped in C, not message by message)."""
+    for key, run in itertools.groupby(tokens, _PARTITION):
+        yield key, list(map(_OFFSET, run))
 
 
 def _names(keys: Iterable[PartitionKey]) -> str:

@@ -7,12 +7,18 @@ message not yet handled. Pure bookkeeping: no Kafka, no clock, no threads.
 
 from __future__ import annotations
 
+import operator
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 PartitionKey = tuple[str, int]
 """(Kafka topic, partition)."""
+
+
+def _increasing(offsets: Sequence[int]) -> bool:
+    """Whether each offset is above the one before (compared in C: this runs for every consumed message)."""
+    return all(map(operator.lt, offsets, offsets[1:]))
 
 
 @dataclass
@@ -40,20 +46,19 @@ class PartitionOffsets:
         """Messages a restart from the committed position would read again (an upper bound with offset gaps)."""
         return self.position - self.committed
 
-    def consume(self, offset: int) -> None:
-        """Record a consumed offset; it stays unhandled until `handle`."""
-        if offset < self.position:
-            raise ValueError(f"offset {offset} consumed after {self.position - 1}: offsets must increase")
-        self._consumed.append(offset)
-        self._unhandled.add(offset)
-        self.position = offset + 1
+    def consume(self, offsets: Sequence[int]) -> None:
+        """Record consumed offsets, increasing and past the position; they stay unhandled until `handle`."""
+        if offsets[0] < self.position:
+            raise ValueError(f"offset {offsets[0]} consumed after {self.position - 1}: offsets must increase")
+        self._consumed.extend(offsets)
+        self._unhandled.update(offsets)
+        self.position = offsets[-1] + 1
 
-    def handle(self, offset: int) -> None:
-        """Record that a message is safely out (or was dead-lettered); unknown or repeated offsets are ignored."""
-        if offset not in self._unhandled:
-            return
-        self._unhandled.remove(offset)
-        consumed, unhandled = self._consumed, self._unhandled
+    def handle(self, offsets: Iterable[int]) -> None:
+        """Record messages safely out (or dead-lettered); unknown or repeated offsets are ignored."""
+        unhandled = self._unhandled
+        unhandled.difference_update(offsets)
+        consumed = self._consumed
         while consumed and consumed[0] not in unhandled:
             self.committable = consumed.popleft() + 1
 
@@ -74,21 +79,30 @@ class OffsetTracker:
     def __iter__(self) -> Iterator[tuple[PartitionKey, PartitionOffsets]]:
         return iter(list(self._partitions.items()))
 
-    def consume(self, key: PartitionKey, offset: int) -> bool:
-        """Record a consumed message; True when the partition moved backwards (a seek or offset reset) and its
-        bookkeeping started again there. The first message of a partition sets where its commits start."""
-        offsets = self._partitions.get(key)
-        restarted = offsets is not None and offset < offsets.position
-        if offsets is None or restarted:
-            offsets = self._partitions[key] = PartitionOffsets(committed=offset, position=offset, committable=offset)
-        offsets.consume(offset)
+    def consume(self, key: PartitionKey, offsets: Sequence[int]) -> bool:
+        """Record messages consumed from one partition, in order; True when the partition moved backwards (a seek
+        or offset reset) and its bookkeeping started again there. The first message of a partition sets where its
+        commits start. Whole runs at a time: the bridge tracks every message, so per-offset calls would cost."""
+        if not offsets:
+            return False
+        if not _increasing(offsets):
+            # It moved back within the run: take it one increasing run at a time.
+            cut = next(n for n in range(1, len(offsets)) if offsets[n] <= offsets[n - 1])
+            restarted = self.consume(key, offsets[:cut])
+            return self.consume(key, offsets[cut:]) or restarted
+        partition = self._partitions.get(key)
+        restarted = partition is not None and offsets[0] < partition.position
+        if partition is None or restarted:
+            first = offsets[0]
+            partition = self._partitions[key] = PartitionOffsets(committed=first, position=first, committable=first)
+        partition.consume(offsets)
         return restarted
 
-    def handle(self, key: PartitionKey, offset: int) -> None:
-        """Record a handled message; messages of partitions no longer tracked are ignored."""
-        offsets = self._partitions.get(key)
-        if offsets is not None:
-            offsets.handle(offset)
+    def handle(self, key: PartitionKey, offsets: Iterable[int]) -> None:
+        """Record handled messages of one partition; those of partitions no longer tracked are ignored."""
+        partition = self._partitions.get(key)
+        if partition is not None:
+            partition.handle(offsets)
 
     def confirm(self, key: PartitionKey, offset: int) -> None:
         """Record a commit Kafka acknowledged."""

@@ -216,9 +216,11 @@ class BatchPublisher(Generic[T]):
         batch = self._open
         if batch is None:
             batch = self._open = PublishBatch(self, _RequestPb(topic=self.topic_path), self._clock())
-        pb = batch.request.messages.add(
-            data=message.data, attributes=message.attributes, ordering_key=message.ordering_key
-        )
+        pb = batch.request.messages.add(data=message.data, ordering_key=message.ordering_key)
+        # Item by item: given to the constructor, a map goes through the pure-Python MutableMapping.update.
+        attributes = pb.attributes
+        for name, value in message.attributes.items():
+            attributes[name] = value
         size = pb.ByteSize() + 8  # its share of the request: the message and its framing
         if batch.tokens and batch.size_bytes + size > self._settings.max_bytes:
             # Too big for this batch: it moves to a new one.

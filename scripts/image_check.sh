@@ -39,14 +39,9 @@ APP_USER=10001:10001
 
 STARTED=$SECONDS
 SUMMARY=()
-say() { echo "image-check: $*" >&2; }
-die() {
-    say "ERROR: $*"
-    exit 1
-}
-step() { # name outcome
-    SUMMARY+=("$(printf '  %-13s %s' "$1" "$2")")
-}
+LOG_PREFIX=image-check
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 
 SUDO=()
 if [[ $(id -u) -ne 0 ]]; then

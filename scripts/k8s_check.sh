@@ -38,33 +38,12 @@ KUSTOMIZE=$KUSTOMIZE_DIR/bin/kustomize
 KUBECONFORM=$KUBECONFORM_DIR/bin/kubeconform
 
 STARTED=$SECONDS
-say() { echo "k8s-check: $*" >&2; }
-die() {
-    say "ERROR: $*"
-    exit 1
-}
+LOG_PREFIX=k8s-check
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 
 # --- install -------------------------------------------------------------------------------------------------
 # Each install writes <dir>/.installed last, so an interrupted install is redone rather than trusted.
-
-installed() { [[ -f $1/.installed ]]; }
-
-begin_install() { # dir what
-    rm -rf "$1"
-    mkdir -p "$1"
-    say "$2: installing into $1 (log: $1/install.log)"
-    INSTALL_STARTED=$SECONDS
-}
-
-end_install() { # dir what
-    touch "$1/.installed"
-    say "$2: installed in $((SECONDS - INSTALL_STARTED))s"
-}
-
-install_failed() { # dir what
-    tail -n 20 "$1/install.log" >&2 || true
-    die "$2: install failed; full log: $1/install.log"
-}
 
 go_install() { # dir package@version what
     if installed "$1"; then

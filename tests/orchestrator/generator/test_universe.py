@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
-from orchestrator.generator.codes import FALLBACK_CURRENCIES, FALLBACK_MICS, CodeLists, load_code_lists
+from orchestrator.generator.codes import CodeLists, load_code_lists
+from orchestrator.generator.exceptions import GeneratorError
 from orchestrator.generator.snapshots import ENTITIES, snapshot
 from orchestrator.generator.universe import build_universe
 
@@ -36,11 +38,17 @@ def test_currencies_and_mics_come_from_the_code_lists() -> None:
     assert asset_classes == {"EQUITY", "ETF", "GOVT_BOND", "CORP_BOND", "IRS"}
 
 
-def test_fallback_code_lists_still_give_a_consistent_universe() -> None:
-    codes = CodeLists(currencies=FALLBACK_CURRENCIES, mics=FALLBACK_MICS)
+def test_short_code_lists_still_give_a_consistent_universe() -> None:
+    codes = CodeLists(currencies=("EUR", "USD"), mics=("XLON", "XPAR"))
     instruments = build_universe(3, codes).instruments
-    assert set(instruments.column("currency").to_pylist()) <= set(FALLBACK_CURRENCIES)
-    assert set(instruments.column("primary_mic").drop_null().to_pylist()) <= set(FALLBACK_MICS)
+    assert set(instruments.column("currency").to_pylist()) <= {"EUR", "USD"}
+    assert set(instruments.column("primary_mic").drop_null().to_pylist()) <= {"XLON", "XPAR"}
+
+
+def test_a_missing_seed_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "iso_currencies.csv").write_text("currency_code\nEUR\n")
+    with pytest.raises(GeneratorError, match=r"file=.*iso_mics\.csv: seed not found"):
+        load_code_lists(tmp_path)
 
 
 def test_universe_depends_on_the_seed_only() -> None:

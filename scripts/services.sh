@@ -290,13 +290,14 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
-    # A KRaft cluster id is a base64url UUID without padding.
+    # A KRaft cluster id is a base64url UUID without padding. One in 64 starts with "-", which the storage
+    # tool's argument parser would take for an option: hence --cluster-id=<id>, never -t <id>.
     cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
     local java=(java -Xms256m -Xmx512m -Djava.awt.headless=true
         "-Dlog4j2.configurationFile=$HELPERS/kafka/log4j2.properties" -cp "$KAFKA_DIR/libs/*")
     # Format, then exec the broker in the same process, so the pid file names the broker.
     local format broker
-    format=$(printf '%q ' "${java[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+    format=$(printf '%q ' "${java[@]}" kafka.tools.StorageTool format --standalone "--cluster-id=$cluster_id" \
         -c "$dir/server.properties")
     broker=$(printf '%q ' "${java[@]}" kafka.Kafka "$dir/server.properties")
     launch kafka bash -c "$format && exec $broker"

@@ -206,10 +206,13 @@ class Bridge:
             else:
                 self._send_dead_letter(outgoing, token)
         # Recorded before any of these publishes can settle: results are taken on this thread, later in the turn.
+        consumed: dict[PartitionKey, int] = {}
         for key, offsets in _runs(tokens):
             if self._tracker.consume(key, offsets):
                 log.warning("topic=%s partition=%d: consumer moved back to offset %d", *key, min(offsets))
-            self.metrics.consumed.labels(*self._label(key)).inc(len(offsets))
+            consumed[key] = consumed.get(key, 0) + len(offsets)
+        for key, count in consumed.items():
+            self.metrics.consumed.labels(*self._label(key)).inc(count)
         self.report.consumed += len(tokens)
 
     def _send_dead_letter(self, letter: Outgoing, token: Token) -> None:
@@ -254,9 +257,10 @@ class Bridge:
 
     def _handled(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
         tracker = self._tracker
-        runs = list(_runs(settled.tokens))
-        for key, offsets in runs:
+        per_partition: dict[PartitionKey, int] = {}
+        for key, offsets in _runs(settled.tokens):
             tracker.handle(key, offsets)
+            per_partition[key] = per_partition.get(key, 0) + len(offsets)
         if batch.publisher is self._dead_letters:
             for (key, _), message in zip(settled.tokens, batch.request.messages, strict=True):
                 reason = message.attributes["reason"]
@@ -264,9 +268,9 @@ class Bridge:
                 self.metrics.dead_lettered.labels(*self._label(key), reason).inc()
             return
         self.report.published += len(settled.tokens)
-        for key, offsets in runs:
+        for key, count in per_partition.items():
             labels = self._label(key)
-            self.metrics.published.labels(*labels).inc(len(offsets))
+            self.metrics.published.labels(*labels).inc(count)
             self.metrics.publish_latency.labels(*labels).observe(settled.latency_s)
 
     def _rejected(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:

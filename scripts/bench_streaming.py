@@ -5,6 +5,8 @@
 1. Kafka ceiling: librdkafka consuming a backlog alone, with the bridge's consumer settings.
 2. Pub/Sub ceiling: the bridge's batching publisher alone, same batching, same messages (built beforehand).
 3. The bridge's sustained rate over the same backlog; `bridge_ratio` = bridge rate / the lower ceiling.
+   `scale_out`: the same with every core in use, as many publisher processes against as many `mdp bridge run`
+   replicas of one consumer group (by default one per core).
 4. End to end at 2,000 msg/s: producer -> `mdp bridge run` -> Pub/Sub -> `mdp stream-load` -> DuckDB raw table;
    latency per message = when its row was written (`_ingested_at`) - its Kafka timestamp (producer create time).
 5. A kill run: `mdp bridge run` killed with SIGKILL at random moments of a backlog and restarted; `lost_messages`
@@ -29,6 +31,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -73,24 +76,25 @@ TARGETS = {"min_bridge_ratio": 0.8, "max_e2e_p99_s": 5.0, "e2e_rate_msgs": E2E_R
 
 
 class CpuMeter:
-    """Cores each party used over a measured span: this process (the bridge or the publisher), the Pub/Sub
-    emulator, the Kafka broker, and the whole machine. Shows whether a rate is bound by the machine."""
+    """Cores each party used over a measured span: the measured Python processes (this one, or the replicas or
+    publishers it started), the Pub/Sub emulator, the Kafka broker, and the whole machine. Shows whether a
+    rate is bound by the machine."""
 
-    def __init__(self) -> None:
-        self._processes: dict[str, psutil.Process] = {"bench_python": psutil.Process()}
+    def __init__(self, measured: list[psutil.Process] | None = None) -> None:
+        self._processes: dict[str, list[psutil.Process]] = {"bench_python": measured or [psutil.Process()]}
         for party, marker in (("pubsub_emulator", "cloud-pubsub-emulator"), ("kafka_broker", "kafka.Kafka")):
             found = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
             if found:
-                self._processes[party] = found[0]
+                self._processes[party] = found[:1]
         self._started_at = 0.0
         self._cpu: dict[str, float] = {}
         self.cores: dict[str, float] = {}
 
     def _sample(self) -> dict[str, float]:
         sample = {}
-        for party, process in self._processes.items():
-            times = process.cpu_times()
-            sample[party] = times.user + times.system + times.children_user + times.children_system
+        for party, processes in self._processes.items():
+            times = [process.cpu_times() for process in processes]
+            sample[party] = sum(t.user + t.system + t.children_user + t.children_system for t in times)
         machine = psutil.cpu_times()
         sample["machine_busy"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
         return sample
@@ -129,7 +133,9 @@ def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
         consumer.close()
 
 
-def pubsub_ceiling(project: str, count: int, sample: list[bytes], meter: CpuMeter) -> float:
+def pubsub_ceiling(
+    project: str, count: int, sample: list[bytes], meter: CpuMeter, before_start: Callable[[], None] = lambda: None
+) -> float:
     """Messages per second the bridge's publisher gets acknowledged, messages and attributes built beforehand
     (a pool, cycled: millions of prepared messages would measure this process's memory, not the publisher)."""
     client = publisher_client()
@@ -145,6 +151,7 @@ def pubsub_ceiling(project: str, count: int, sample: list[bytes], meter: CpuMete
     with ThreadPoolExecutor(max_workers=2 * settings.concurrency) as workers:
         publisher: BatchPublisher[int] = BatchPublisher(client, topic, workers, completions, settings)
         acknowledged = 0
+        before_start()
         meter.start()
         started = time.perf_counter()
         for number in range(count):
@@ -220,6 +227,84 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: Cpu
     runner.join()
     close(client)
     return rate
+
+
+def publish_child(count: int) -> None:
+    """`--publish-child N`: one process of the scaled-out Pub/Sub ceiling. It says `ready`, waits for a line on
+    stdin, publishes, and prints its wall-clock span as JSON."""
+    started = 0.0
+
+    def ready() -> None:
+        nonlocal started
+        print("ready", flush=True)
+        sys.stdin.readline()
+        started = time.time()
+
+    sample = [rfq_event(n, n) for n in range(1000)]
+    pubsub_ceiling(os.environ["PUBSUB_PROJECT_ID"], count, sample, CpuMeter(), ready)
+    print(json.dumps({"count": count, "started": started, "ended": time.time()}), flush=True)
+
+
+def scaled_pubsub_ceiling(count: int, processes: int) -> tuple[float, dict[str, float]]:
+    """Messages per second `processes` publisher processes get acknowledged together, released at once."""
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--publish-child", str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        for _ in range(processes)
+    ]
+    pipes = [(child.stdin, child.stdout) for child in children if child.stdin and child.stdout]
+    for _, stdout in pipes:
+        if stdout.readline().strip() != b"ready":
+            sys.exit("a publisher process of the scaled-out ceiling did not start")
+    meter = CpuMeter([psutil.Process(child.pid) for child in children])
+    meter.start()
+    for stdin, _ in pipes:
+        stdin.write(b"go\n")
+        stdin.flush()
+    spans = [json.loads(stdout.readline()) for _, stdout in pipes]
+    meter.stop()
+    for child in children:
+        child.wait(60)
+    return sum(span["count"] for span in spans) / (
+        max(span["ended"] for span in spans) - min(span["started"] for span in spans)
+    ), meter.cores
+
+
+def bridge_replicas_rate(
+    bootstrap: str, project: str, topic: str, count: int, replicas: int, work: Path
+) -> tuple[float, dict[str, float]]:
+    """Messages per second `replicas` `mdp bridge run` processes of one group commit together, from 30 % to 90 %
+    of a backlog of `count`: their start and the group's first rebalance stay out of the figure."""
+    spec = fresh_stream_spec(kafka_topics=(topic,))
+    environment = {**os.environ, "MDP_SPECS_DIR": str(stream_specs_dir(work, spec)), "MDP_HOME": str(work / "home")}
+    bridges = [
+        subprocess.Popen(
+            [MDP, "bridge", "run", "rfq", "--create-missing", "--instance-id", f"bench-replica-{n}"],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n in range(replicas)
+    ]
+    meter = CpuMeter([psutil.Process(bridge.pid) for bridge in bridges])
+    marks: list[tuple[float, int]] = []
+    try:
+        while len(marks) < 2:
+            done = committed_total(bootstrap, spec.consumer_group, topic, PARTITIONS)
+            if done >= (0.3, 0.9)[len(marks)] * count:
+                marks.append((time.perf_counter(), done))
+                (meter.start if len(marks) == 1 else meter.stop)()
+            if any(bridge.poll() is not None for bridge in bridges):
+                sys.exit("a bridge replica exited on its own")
+            time.sleep(0.1)
+    finally:
+        for bridge in bridges:
+            bridge.send_signal(signal.SIGTERM)
+        for bridge in bridges:
+            bridge.wait(60)
+    (first_at, first), (last_at, last) = marks
+    return (last - first) / (last_at - first_at), meter.cores
 
 
 def _healthy(port: int) -> dict[str, Any]:
@@ -337,13 +422,44 @@ def _kill_run(bootstrap: str, project: str, spec: StreamSpec, work: Path, count:
     }
 
 
+def scale_out(
+    bootstrap: str, project: str, replicas: int, publishes: int, backlog: int, results: dict[str, Any]
+) -> dict[str, Any]:
+    """The same comparison with every core in use: `replicas` publisher processes against `replicas` bridges.
+    The Kafka ceiling stays the one-consumer figure, a floor of what several consumers would take."""
+    publish_rate, publish_cores = scaled_pubsub_ceiling(publishes, replicas)
+    topic = unique("bench-scale-")
+    create_topic(bootstrap, topic, PARTITIONS)
+    produce(bootstrap, topic, rfq_messages(backlog, PARTITIONS))
+    with tempfile.TemporaryDirectory() as scratch:
+        bridge_rate, bridge_cores = bridge_replicas_rate(bootstrap, project, topic, backlog, replicas, Path(scratch))
+    ceiling = min(results["kafka_consume_msgs"], publish_rate)
+    return {
+        "replicas": replicas,
+        "pubsub_publish_msgs": round(publish_rate),
+        "bridge_msgs": round(bridge_rate),
+        "bridge_ratio": round(bridge_rate / ceiling, 3),
+        "cpu_cores": {"pubsub_ceiling": publish_cores, "bridge": bridge_cores},
+    }
+
+
 def main() -> None:
     """Run every measurement and write the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backlog", type=int, default=300_000, help="Messages for the ceilings and the bridge rate.")
     parser.add_argument("--e2e-seconds", type=int, default=30, help="Length of the 2,000 msg/s run.")
     parser.add_argument("--kill-messages", type=int, default=100_000, help="Messages of the kill run.")
+    parser.add_argument(
+        "--replicas", type=int, default=os.cpu_count() or 2, help="Bridge replicas and publishers when scaled out."
+    )
+    parser.add_argument(
+        "--scale-out-backlog", type=int, default=1_500_000, help="Messages for the scaled-out bridge rate."
+    )
+    parser.add_argument("--publish-child", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.publish_child:
+        publish_child(arguments.publish_child)
+        return
     bootstrap, project = _environment()
     results: dict[str, Any] = {
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -370,6 +486,10 @@ def main() -> None:
     results["client_library_publish_msgs"] = round(client_library_ceiling(project, arguments.backlog // 3, sample))
     ceiling = min(results["kafka_consume_msgs"], results["pubsub_publish_msgs"])
     results["bridge_ratio"] = round(results["bridge_msgs"] / ceiling, 3)
+    print(f"measuring {arguments.replicas} bridge replicas against {arguments.replicas} publishers", file=sys.stderr)
+    results["scale_out"] = scale_out(
+        bootstrap, project, arguments.replicas, arguments.backlog, arguments.scale_out_backlog, results
+    )
     with tempfile.TemporaryDirectory() as scratch:
         print("measuring end-to-end latency at 2,000 msg/s", file=sys.stderr)
         e2e = end_to_end(bootstrap, project, Path(scratch) / "e2e", E2E_RATE_MSGS, arguments.e2e_seconds)

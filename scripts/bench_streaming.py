@@ -116,6 +116,11 @@ def _environment() -> tuple[str, str]:
     return os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["PUBSUB_PROJECT_ID"]
 
 
+def payload_sample() -> list[bytes]:
+    """The 1,000 RFQ payloads every publisher measurement cycles through."""
+    return [rfq_event(n, n) for n in range(1000)]
+
+
 def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
     """Messages per second librdkafka hands to Python, with the bridge's consumer settings and batch size."""
     config = consumer_config(bootstrap, unique("bench-consume-"), None, 45_000, lambda error, partitions: None)
@@ -240,7 +245,7 @@ def publish_child(count: int) -> None:
         sys.stdin.readline()
         started = time.time()
 
-    sample = [rfq_event(n, n) for n in range(1000)]
+    sample = payload_sample()
     pubsub_ceiling(os.environ["PUBSUB_PROJECT_ID"], count, sample, CpuMeter(), ready)
     print(json.dumps({"count": count, "started": started, "ended": time.time()}), flush=True)
 
@@ -272,7 +277,7 @@ def scaled_pubsub_ceiling(count: int, processes: int) -> tuple[float, dict[str, 
 
 
 def bridge_replicas_rate(
-    bootstrap: str, project: str, topic: str, count: int, replicas: int, work: Path
+    bootstrap: str, topic: str, count: int, replicas: int, work: Path
 ) -> tuple[float, dict[str, float]]:
     """Messages per second `replicas` `mdp bridge run` processes of one group commit together, from 30 % to 90 %
     of a backlog of `count`: their start and the group's first rebalance stay out of the figure."""
@@ -422,9 +427,7 @@ def _kill_run(bootstrap: str, project: str, spec: StreamSpec, work: Path, count:
     }
 
 
-def scale_out(
-    bootstrap: str, project: str, replicas: int, publishes: int, backlog: int, results: dict[str, Any]
-) -> dict[str, Any]:
+def scale_out(bootstrap: str, replicas: int, publishes: int, backlog: int, results: dict[str, Any]) -> dict[str, Any]:
     """The same comparison with every core in use: `replicas` publisher processes against `replicas` bridges.
     The Kafka ceiling stays the one-consumer figure, a floor of what several consumers would take."""
     publish_rate, publish_cores = scaled_pubsub_ceiling(publishes, replicas)
@@ -432,7 +435,7 @@ def scale_out(
     create_topic(bootstrap, topic, PARTITIONS)
     produce(bootstrap, topic, rfq_messages(backlog, PARTITIONS))
     with tempfile.TemporaryDirectory() as scratch:
-        bridge_rate, bridge_cores = bridge_replicas_rate(bootstrap, project, topic, backlog, replicas, Path(scratch))
+        bridge_rate, bridge_cores = bridge_replicas_rate(bootstrap, topic, backlog, replicas, Path(scratch))
     ceiling = min(results["kafka_consume_msgs"], publish_rate)
     return {
         "replicas": replicas,
@@ -468,7 +471,7 @@ def main() -> None:
     topic = unique("bench-backlog-")
     create_topic(bootstrap, topic, PARTITIONS)
     produce(bootstrap, topic, rfq_messages(arguments.backlog, PARTITIONS))
-    sample = [rfq_event(n, n) for n in range(1000)]
+    sample = payload_sample()
     print("warming up the broker and the emulator", file=sys.stderr)
     kafka_ceiling(bootstrap, topic, arguments.backlog)
     pubsub_ceiling(project, WARM_UP_PUBLISHES, sample, CpuMeter())
@@ -488,7 +491,7 @@ def main() -> None:
     results["bridge_ratio"] = round(results["bridge_msgs"] / ceiling, 3)
     print(f"measuring {arguments.replicas} bridge replicas against {arguments.replicas} publishers", file=sys.stderr)
     results["scale_out"] = scale_out(
-        bootstrap, project, arguments.replicas, arguments.backlog, arguments.scale_out_backlog, results
+        bootstrap, arguments.replicas, arguments.backlog, arguments.scale_out_backlog, results
     )
     with tempfile.TemporaryDirectory() as scratch:
         print("measuring end-to-end latency at 2,000 msg/s", file=sys.stderr)

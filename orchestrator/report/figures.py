@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +11,7 @@ import plotly.graph_objects as go  # type: ignore[import-untyped]
 from plotly.colors import qualitative  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
-from orchestrator.report.queries import Window
+from orchestrator.report.queries import RECONCILIATION_STATUS_COLUMNS, Window
 
 # Completeness statuses of control.source_completeness, in heat-map order, with their colours. NOT_EXPECTED marks a
 # cell the model has no row for: a weekend for a weekdays source, or a date outside the window of its last build.
@@ -26,15 +25,26 @@ COMPLETENESS_COLOURS: dict[str, str] = {
 }
 SEVERITY_COLOURS = {"error": "#c62828", "warning": "#f9a825"}
 GAP_SEVERITY_COLOURS = {"LOW": "#90caf9", "MEDIUM": "#f9a825", "HIGH": "#ef6c00", "CRITICAL": "#b71c1c"}
-# Regulatory reporter SLA (docs: FINRA TRACE 15 minutes); drawn as a reference line on the latency chart.
-SUBMISSION_SLA_SECONDS = 15 * 60
+# Labels and colours of the reconciliation statuses, in the order of their columns.
+RECONCILIATION_STYLES = dict(
+    zip(
+        RECONCILIATION_STATUS_COLUMNS,
+        (
+            ("submitted on time", "#2e7d32"),
+            ("submitted late", "#f9a825"),
+            ("dead-lettered", "#c62828"),
+            ("missed", "#6a1b9a"),
+            ("pending", "#90a4ae"),
+        ),
+        strict=True,
+    )
+)
 _LEGEND_CHARS = 48
-# Ledger states and reconciliation outcomes get fixed colours; anything else takes plotly's palette.
+# Ledger states get fixed colours; anything else takes plotly's palette.
 CATEGORY_COLOURS = {
     "SUBMITTED": "#2e7d32",
     "RECEIVED": "#90a4ae",
     "DEAD_LETTERED": "#c62828",
-    "MATCHED": "#2e7d32",
 }
 
 _LAYOUT: dict[str, Any] = {
@@ -285,37 +295,49 @@ def sequence_gaps(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
 
 
 def submission_latency(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
-    """Event-to-acknowledgement latency of submitted events per event day (median, p95, max) against the SLA."""
+    """Seconds from event to acknowledgement per event day (median, p95, max) against the SLA."""
     days = [date.isoformat() for date in window.dates]
-    latencies: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if row["state"] == "SUBMITTED" and row["latency_ms"] is not None:
-            latencies[_day(row["event_at"])].append(row["latency_ms"] / 1000)
-
-    def percentile(values: list[float], share: float) -> float | None:
-        if not values:
-            return None
-        if len(values) == 1:
-            return values[0]
-        return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
-
+    by_day = {_day(row["event_date"]): row for row in rows}
     figure = go.Figure()
-    for name, pick in (
-        ("median", lambda values: percentile(values, 0.5)),
-        ("p95", lambda values: percentile(values, 0.95)),
-        ("max", lambda values: max(values) if values else None),
+    for name, column in (
+        ("median", "seconds_to_submit_p50"),
+        ("p95", "seconds_to_submit_p95"),
+        ("max", "seconds_to_submit_max"),
     ):
-        figure.add_trace(go.Scatter(name=name, mode="lines+markers", x=days, y=[pick(latencies[day]) for day in days]))
-    figure.add_hline(y=SUBMISSION_SLA_SECONDS, line_dash="dash", line_color="#c62828", annotation_text="SLA")
+        values = [by_day[day][column] if day in by_day else None for day in days]
+        figure.add_trace(go.Scatter(name=name, mode="lines+markers", x=days, y=values))
+    for sla in sorted({float(row["sla_seconds"]) for row in rows}):
+        figure.add_hline(y=sla, line_dash="dash", line_color="#c62828", annotation_text="SLA")
     figure.update_xaxes(type="category")
     figure.update_yaxes(title_text="seconds from event to acknowledgement", rangemode="tozero")
     return _figure(figure, "Regulatory submission latency")
 
 
+def reconciliation(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
+    """Events per event day, stacked by reconciliation status."""
+    days = [date.isoformat() for date in window.dates]
+    by_day = {_day(row["event_date"]): row for row in rows}
+    figure = go.Figure()
+    for column, (label, colour) in RECONCILIATION_STYLES.items():
+        figure.add_trace(
+            go.Bar(
+                name=label,
+                x=days,
+                y=[int(by_day[day][column]) if day in by_day else 0 for day in days],
+                hovertemplate="%{x}: %{y:,} " + label + "<extra></extra>",
+                marker_color=colour,
+            )
+        )
+    figure.update_layout(barmode="stack")
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(title_text="events")
+    return _figure(figure, "Reconciliation by status", height=360)
+
+
 def counts_by_day(
     rows: Sequence[dict[str, Any]], window: Window, time_column: str, category: str, title: str
 ) -> go.Figure:
-    """Rows per day stacked by a category column (submission state, dead-letter reason, reconciliation status)."""
+    """Rows per day stacked by a category column (submission state, dead-letter reason)."""
     days = [date.isoformat() for date in window.dates]
     figure = go.Figure()
     for value in sorted({str(row[category]) for row in rows}):

@@ -51,8 +51,11 @@ class LaneTable:
     """For append-only mirrors: (key columns, version column); only the latest version of each key is read."""
 
 
+# Event counts per reconciliation status in control.regulatory_submission_daily, in the order the chart stacks them.
+RECONCILIATION_STATUS_COLUMNS = ("submitted_on_time", "submitted_late", "dead_lettered", "missed", "pending")
+
 # Tables of the streaming and regulatory lanes. They may not exist yet (each lane creates its own); the report
-# shows "table not present" until they do. Align names and columns here when a lane settles its contract.
+# shows "table not present" until they do. The lanes' dbt tests check these contracts against the built models.
 # The regulatory ones mirror the reporter's ledger (orchestrator/warehouse/control_tables.py): one row per ledger
 # change, so the report reads the latest row of each event.
 LANE_TABLES: dict[str, LaneTable] = {
@@ -73,7 +76,7 @@ LANE_TABLES: dict[str, LaneTable] = {
     "regulatory_submissions": LaneTable(
         "control",
         "regulatory_submissions",
-        ("event_id", "state", "event_at", "latency_ms", "updated_at"),
+        ("event_id", "state", "event_at", "updated_at"),
         "event_at",
         latest_of=("event_id", "updated_at"),
     ),
@@ -84,7 +87,20 @@ LANE_TABLES: dict[str, LaneTable] = {
         "dead_lettered_at",
         latest_of=("event_id, dead_lettered_at", "updated_at"),
     ),
-    "reconciliation": LaneTable("control", "regulatory_reconciliation", ("business_date", "status"), "business_date"),
+    # dbt model of the regulatory lane (dbt_project/models/regulatory/control): one row per event date.
+    "submission_daily": LaneTable(
+        "control",
+        "regulatory_submission_daily",
+        (
+            "event_date",
+            *RECONCILIATION_STATUS_COLUMNS,
+            "seconds_to_submit_p50",
+            "seconds_to_submit_p95",
+            "seconds_to_submit_max",
+            "sla_seconds",
+        ),
+        "event_date",
+    ),
 }
 
 # The dbt model behind the completeness heat-map; it does not exist before the first `dbt build`.

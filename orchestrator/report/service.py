@@ -186,7 +186,7 @@ def sections(data: ReportData) -> list[Section]:
             [
                 _block(
                     "Submission latency",
-                    lanes["regulatory_submissions"],
+                    lanes["submission_daily"],
                     lambda rows: figures.submission_latency(rows, window),
                 ),
                 _block(
@@ -201,10 +201,8 @@ def sections(data: ReportData) -> list[Section]:
                 ),
                 _block(
                     "Reconciliation",
-                    lanes["reconciliation"],
-                    lambda rows: figures.counts_by_day(
-                        rows, window, "business_date", "status", "Reconciliation by status"
-                    ),
+                    lanes["submission_daily"],
+                    lambda rows: figures.reconciliation(rows, window),
                 ),
             ],
         ),

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from google.cloud import bigquery
 
 from orchestrator.backends import open_warehouse
 from orchestrator.identity import event_id, trade_id
+from orchestrator.report.queries import LANE_TABLES, table_state
 from orchestrator.settings import Settings
+from orchestrator.warehouse.base import Warehouse
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
 from regulatory_reporter.ledger import NewEntry
 from regulatory_reporter.runbook import mirror_ledger
@@ -73,9 +76,29 @@ def _dbt_build(target: str, work: Path, environment: dict[str, str]) -> None:
     assert completed.returncode == 0, completed.stdout[-4000:]
 
 
-def _on_duckdb(
-    work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]
-) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Built:
+    """What `dbt build -s tag:regulatory` left in the warehouse."""
+
+    reconciliation: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
+    report_contracts: dict[str, tuple[str, list[str]]]
+    """The status report's check of each regulatory table it reads: ("ok", []) when every column it needs is there."""
+
+
+def _built(warehouse: Warehouse) -> Built:
+    def rows(name: str) -> list[dict[str, Any]]:
+        return warehouse.query(f"select * from {warehouse.table('control', name)}")
+
+    regulatory = ("regulatory_submissions", "dead_letters", "submission_daily")
+    return Built(
+        rows("regulatory_reconciliation"),
+        rows("regulatory_submission_daily"),
+        {name: table_state(warehouse, LANE_TABLES[name]) for name in regulatory},
+    )
+
+
+def _on_duckdb(work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]) -> Built:
     path = work / "warehouse.duckdb"
     warehouse = DuckDBWarehouse(path)
     warehouse.ensure_layout([])
@@ -90,15 +113,14 @@ def _on_duckdb(
         connection.execute(f"create table raw.regulatory_events_stream ({columns})")
         connection.executemany("insert into raw.regulatory_events_stream values (?, ?, ?, ?, ?)", stream)
     _dbt_build("local", work, {"MDP_WAREHOUSE_PATH": str(path)})
-    with duckdb.connect(str(path), read_only=True) as connection:
-        cursor = connection.execute("select * from control.regulatory_reconciliation")
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    warehouse = DuckDBWarehouse(path)
+    try:
+        return _built(warehouse)
+    finally:
+        warehouse.close()
 
 
-def _on_bigquery_emulator(
-    work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]
-) -> list[dict[str, Any]]:
+def _on_bigquery_emulator(work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[tuple[Any, ...]]) -> Built:
     # The spare project holds nothing another test needs: empty it, so the mirror starts from nothing.
     project = services.bigquery_spare_project()
     client = services.bigquery_client(project)
@@ -128,15 +150,26 @@ def _on_bigquery_emulator(
         ]
         assert client.insert_rows_json(table, rows) == []
         _dbt_build("emulator", work, {"MDP_BQ_PROJECT": project, "MDP_BQ_ENDPOINT": services.bigquery_emulator_host()})
-        return [dict(row) for row in client.query(f"select * from `{project}.control.regulatory_reconciliation`")]
+        warehouse = open_warehouse(settings)
+        try:
+            return _built(warehouse)
+        finally:
+            warehouse.close()
     finally:
         client.close()  # type: ignore[no-untyped-call]
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """The events of the build, by outcome, and what the build made of them."""
+
+    events: dict[str, dict[str, Any]]
+    hour_ago: dt.datetime
+    built: Built
+
+
 @pytest.fixture(scope="module", params=["duckdb", "bigquery-emulator"])
-def reconciliation(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, dict[str, Any]]:
+def scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     """Six events, one per outcome, in the stream table and the ledger; mirror; `dbt build -s tag:regulatory`."""
     work = tmp_path_factory.mktemp("regulatory-dbt")
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -169,11 +202,17 @@ def reconciliation(
     stream.append(("projects/p/subscriptions/bq", "99", now.replace(tzinfo=None), json.dumps(events["on_time"]), "{}"))
     try:
         build = _on_duckdb if request.param == "duckdb" else _on_bigquery_emulator
-        rows = build(work, ledger, now, stream)
+        built = build(work, ledger, now, stream)
     finally:
         ledger.close()
-    by_id = {row["event_id"]: row for row in rows}
-    return {name: by_id[_id(event)] for name, event in events.items()} | {"_all": {"count": len(by_id)}}
+    return Scenario(events, hour_ago, built)
+
+
+@pytest.fixture(scope="module")
+def reconciliation(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """The reconciliation row of each event, by outcome, and the count of rows under "_all"."""
+    by_id = {row["event_id"]: row for row in scenario.built.reconciliation}
+    return {name: by_id[_id(event)] for name, event in scenario.events.items()} | {"_all": {"count": len(by_id)}}
 
 
 @pytest.mark.parametrize(
@@ -202,3 +241,25 @@ def test_one_row_per_event_and_ids_equal_python_identity(reconciliation: dict[st
     assert on_time["minutes_to_submit"] == 1
     assert reconciliation["ledger_only"]["is_in_stream"] is False
     assert reconciliation["dead"]["reason"] == "regulator rejected: unknown MIC"
+
+
+def test_daily_summary_counts_each_status_and_the_acknowledgement_latency(scenario: Scenario) -> None:
+    daily = scenario.built.daily
+    statuses = ("submitted_on_time", "submitted_late", "dead_lettered", "missed", "pending", "breaches", "events")
+    totals = {column: sum(int(row[column]) for row in daily) for column in statuses}
+    assert totals == {
+        "submitted_on_time": 2,
+        "submitted_late": 1,
+        "dead_lettered": 1,
+        "missed": 1,
+        "pending": 1,
+        "breaches": 3,
+        "events": 6,
+    }
+    # The three acknowledged events (1, 1 and 20 minutes) share the day of hour_ago.
+    day = next(row for row in daily if row["event_date"] == scenario.hour_ago.date())
+    assert (day["seconds_to_submit_p50"], day["seconds_to_submit_max"], day["sla_seconds"]) == (60, 1200, 900)
+
+
+def test_status_report_finds_every_column_it_reads(scenario: Scenario) -> None:
+    assert scenario.built.report_contracts == {name: ("ok", []) for name in scenario.built.report_contracts}

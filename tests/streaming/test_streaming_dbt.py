@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from orchestrator.exceptions import DbtFailedError
+from orchestrator.report.queries import LANE_TABLES, table_state
 from orchestrator.settings import Settings
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
 from streaming.load import STREAM_SCHEMA
@@ -157,6 +158,16 @@ def test_lag_is_measured_per_partition_and_hour(built: tuple[Settings, list[tupl
     for row in rows:
         assert row["worst_lag_minutes_p95"] == pytest.approx(1.5)
         assert row["worst_pipeline_lag_seconds_p99"] == pytest.approx(2.0)
+
+
+def test_status_report_finds_every_column_it_reads(built: tuple[Settings, list[tuple[Any, ...]]]) -> None:
+    settings, _ = built
+    warehouse = DuckDBWarehouse(settings.warehouse_path)
+    try:
+        contracts = {name: table_state(warehouse, LANE_TABLES[name]) for name in ("streaming_lag", "sequence_gaps")}
+    finally:
+        warehouse.close()
+    assert contracts == {"streaming_lag": ("ok", []), "sequence_gaps": ("ok", [])}
 
 
 @pytest.fixture(scope="module")

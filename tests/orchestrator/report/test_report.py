@@ -17,9 +17,9 @@ import typer
 from typer.testing import CliRunner
 
 from orchestrator.demo import run_demo
-from orchestrator.report import LANE_TABLES, LaneTable, Window
+from orchestrator.report import LANE_TABLES, LaneTable, Window, figures
 from orchestrator.report.cli import register
-from orchestrator.report.queries import lane_panel, rule_failure_rates
+from orchestrator.report.queries import RECONCILIATION_STATUS_COLUMNS, lane_panel, rule_failure_rates
 from orchestrator.report.service import write_report
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
@@ -52,9 +52,11 @@ def _lane_column_type(name: str) -> str:
         return "timestamp"
     if name == "business_date":
         return "date"
-    if name.startswith(("lag_", "pipeline_lag_")):
+    if name == "event_date":
+        return "date"
+    if name.startswith(("lag_", "pipeline_lag_", "seconds_")):
         return "double"
-    if name in ("latency_ms", "missing_count", "events", "kafka_partition"):
+    if name in ("missing_count", "events", "kafka_partition", "sla_seconds", *RECONCILIATION_STATUS_COLUMNS):
         return "bigint"
     if name.startswith("is_"):
         return "boolean"
@@ -100,7 +102,6 @@ def _lane_rows(name: str) -> list[dict[str, Any]]:
                 "event_id": f"E{day_index}-{number}",
                 "state": state,
                 "event_at": at,
-                "latency_ms": None if state == "RECEIVED" else 30_000 + 40_000 * number,
                 "updated_at": at + dt.timedelta(seconds=version),
             }
             for day_index, at in enumerate(noon)
@@ -117,7 +118,22 @@ def _lane_rows(name: str) -> list[dict[str, Any]]:
             }
             for day_index, at in enumerate(noon)
         ]
-    return [{"business_date": day, "status": "MATCHED"} for day in days]
+    # The first day has nothing acknowledged yet: its percentiles are null.
+    return [
+        {
+            "event_date": day,
+            "submitted_on_time": 20 * day_index,
+            "submitted_late": 2 * day_index,
+            "dead_lettered": 1,
+            "missed": 0,
+            "pending": 0 if day_index else 25,
+            "seconds_to_submit_p50": 40.0 * day_index or None,
+            "seconds_to_submit_p95": 500.0 * day_index or None,
+            "seconds_to_submit_max": 1_100.0 * day_index or None,
+            "sla_seconds": 900,
+        }
+        for day_index, day in enumerate(days)
+    ]
 
 
 def _add_lane_tables(warehouse_path: Path) -> None:
@@ -300,6 +316,26 @@ def test_present_lane_tables_are_drawn(page_with_lanes: tuple[Path, dict[str, An
     latest = data["lanes"]["regulatory_submissions"]
     assert len(latest) == 75, "one row per event: its latest ledger change"
     assert sorted({row["state"] for row in latest}) == ["DEAD_LETTERED", "SUBMITTED"]
+
+
+def test_regulatory_charts_draw_the_daily_model_values_on_every_day_of_the_window() -> None:
+    window = Window(DATE, 4)
+    rows = _lane_rows("submission_daily")
+    latency = figures.submission_latency(rows, window)
+    assert [trace.name for trace in latency.data] == ["median", "p95", "max"]
+    # The window starts a day before the rows do; the first day of rows has no acknowledged event.
+    assert list(latency.data[0].y) == [None, None, 40.0, 80.0]
+    assert [shape.y0 for shape in latency.layout.shapes] == [900.0]
+    statuses = figures.reconciliation(rows, window)
+    assert [trace.name for trace in statuses.data] == [
+        "submitted on time",
+        "submitted late",
+        "dead-lettered",
+        "missed",
+        "pending",
+    ]
+    assert list(statuses.data[4].y) == [0, 25, 0, 0]
+    assert list(statuses.data[0].y) == [0, 0, 20, 40]
 
 
 def test_lane_table_without_the_expected_columns_is_named(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ from streaming.spec import find_stream_spec, load_stream_specs
 
 bridge_app = typer.Typer(help="The Kafka -> Pub/Sub bridge of the streaming lane.", no_args_is_help=True)
 stream_app = typer.Typer(
-    help="Streaming lane runbook: streams, the hourly build, lag, sequence gaps.", no_args_is_help=True
+    help="Streaming lane runbook: streams, the hourly build, the daily check, lag, sequence gaps.", no_args_is_help=True
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
@@ -249,6 +249,17 @@ def stream_build(
     payload = {"command": result.command, "status": result.status, "message": result.message}
     if as_json:
         print_json(payload)
+    else:
+        typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
+
+
+@stream_app.command("check")
+def stream_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """The daily audit: every data test of the streaming models over whole tables (the hourly build tests the
+    partitions it can change)."""
+    result = runbook.check_streaming_models(_settings(ctx))
+    if as_json:
+        print_json({"command": result.command, "status": result.status, "message": result.message})
     else:
         typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
 

@@ -13,6 +13,7 @@ from orchestrator.settings import Settings
 from orchestrator.warehouse.base import Warehouse
 
 STREAMING_DBT_BUILD = ("build", "--select", "tag:streaming")
+STREAMING_DBT_TEST = ("test", "--select", "tag:streaming")
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
@@ -26,6 +27,15 @@ def build_streaming_models(
         command = (*command, "--full-refresh")
         variables = {**(variables or {}), "stream_staging_window_hours": 0}
     result = run_dbt(settings, warehouse_dbt_target(settings), command, variables or {})
+    if result.status != "success":
+        raise DbtFailedError(result.command, result.message)
+    return result
+
+
+def check_streaming_models(settings: Settings) -> DbtResult:
+    """Every data test of the streaming models over whole tables, where the hourly build tests only the partitions
+    it can change; `DbtFailedError` names the tests that fail (a copy of an event beyond the duplicate horizon)."""
+    result = run_dbt(settings, warehouse_dbt_target(settings), STREAMING_DBT_TEST, {"stream_test_scope": "all"})
     if result.status != "success":
         raise DbtFailedError(result.command, result.message)
     return result

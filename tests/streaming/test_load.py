@@ -181,7 +181,7 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
 
 def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
     """`mdp stream build` runs the streaming dbt models, their unit and data tests, on BigQuery SQL; the second
-    build takes the incremental merge path."""
+    build takes the incremental merge path. `mdp stream check` runs the data tests over whole tables."""
     for _ in range(2):
         built = subprocess.run(
             [MDP, "stream", "build", "--json"],
@@ -193,6 +193,11 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
         )
         assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
         assert json.loads(built.stdout)["status"] == "success"
+    # The daily audit runs the same data tests over whole tables.
+    checked = subprocess.run(
+        [MDP, "stream", "check", "--json"], env=environment, capture_output=True, text=True, check=False, timeout=600
+    )
+    assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-4000:]
     client = services.bigquery_client()
     try:
         raw = list(client.query("select count(distinct json_value(data, '$.event_id')) as n from raw.rfq_stream"))

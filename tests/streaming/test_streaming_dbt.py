@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,13 +16,15 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from orchestrator.backends import warehouse_dbt_target
+from orchestrator.dbt_runner import DbtResult, run_dbt
 from orchestrator.exceptions import DbtFailedError
 from orchestrator.report.queries import LANE_TABLES, table_state
 from orchestrator.settings import Settings
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
 from streaming.load import STREAM_SCHEMA
 from streaming.runbook import build_streaming_models, gaps, lag
-from tests.streaming.support import rfq_event
+from tests.streaming.support import MDP, rfq_event
 
 TOPIC = "markets.rfq.events.v1"
 
@@ -168,6 +172,38 @@ def test_status_report_finds_every_column_it_reads(built: tuple[Settings, list[t
     finally:
         warehouse.close()
     assert contracts == {"streaming_lag": ("ok", []), "sequence_gaps": ("ok", [])}
+
+
+def _test_rfq_events(settings: Settings, variables: dict[str, Any]) -> DbtResult:
+    return run_dbt(settings, warehouse_dbt_target(settings), ("test", "--select", "rfq_events"), variables)
+
+
+def test_curated_stream_tests_read_what_an_hourly_build_can_change(
+    built: tuple[Settings, list[tuple[Any, ...]]], tmp_path: Path
+) -> None:
+    source, _ = built
+    settings = Settings(home=tmp_path, specs_dir=source.specs_dir, dbt_project_dir=source.dbt_project_dir)
+    shutil.copy2(source.warehouse_path, settings.warehouse_path)
+    with duckdb.connect(str(settings.warehouse_path)) as connection:
+        # A copy of event 1 ingested beyond the reach of an hourly build (12 + 168 hours by default).
+        connection.execute(
+            "insert into curation.rfq_events select * replace (now()::timestamp - interval 200 hours as ingested_at) "
+            "from curation.rfq_events where event_id = 'EV000000001'"
+        )
+    assert _test_rfq_events(settings, {}).status == "success"
+    assert _test_rfq_events(settings, {"stream_duplicate_horizon_hours": 400}).status == "error"
+    # A full refresh (staging over all of raw) tests the whole table.
+    assert _test_rfq_events(settings, {"stream_staging_window_hours": 0}).status == "error"
+    # So does the daily audit.
+    audit = subprocess.run(
+        [MDP, "--home", str(settings.home), "stream", "check", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert audit.returncode != 0
+    assert "unique_rfq_events_event_id" in audit.stdout + audit.stderr
 
 
 @pytest.fixture(scope="module")

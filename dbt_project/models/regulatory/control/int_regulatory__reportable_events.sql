@@ -22,7 +22,7 @@ event_fields_extracted as (
         {{ json_text('data', 'event_type') }} as event_type,
 
         -- timestamps
-        {{ regulatory_iso_timestamp(json_text('data', 'event_at')) }} as event_at,
+        {{ iso_timestamp_utc(json_text('data', 'event_at')) }} as event_at,
         publish_time as published_at
 
     from events_stream

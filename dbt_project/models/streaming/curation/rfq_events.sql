@@ -13,9 +13,9 @@
             if target.type == 'bigquery' else none
         ),
         cluster_by=(['event_id'] if target.type == 'bigquery' else none),
-        incremental_predicates=[
-            'dbt_internal_dest.ingested_at >= ' ~ add_minutes(utc_now(), -60 * (window_hours + horizon_hours))
-        ] if window_hours > 0 else []
+        incremental_predicates=(
+            ['dbt_internal_dest.ingested_at >= ' ~ stream_reach_start()] if stream_reach_start() else []
+        )
     )
 }}
 

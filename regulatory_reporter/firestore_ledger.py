@@ -18,14 +18,21 @@ from regulatory_reporter.exceptions import (
     NotReplayableError,
 )
 from regulatory_reporter.ledger import (
-    DEAD_LETTERED,
     RECEIVED,
     STATES,
-    SUBMITTED,
     Claim,
     ClaimResult,
     LedgerEntry,
     NewEntry,
+    attempt_fields,
+    claim_after_takeover,
+    claim_of_existing,
+    dead_lettered_fields,
+    received_fields,
+    reopen_fields,
+    replayable,
+    submitted_fields,
+    takeover_fields,
 )
 
 _T = TypeVar("_T")
@@ -127,20 +134,7 @@ class FirestoreLedger:
 
     def claim(self, new: NewEntry, owner: str, now: dt.datetime, lease_s: float) -> Claim:
         """`create()`; on AlreadyExists, resume only if the previous lease expired."""
-        lease = now + dt.timedelta(seconds=lease_s)
-        document = {
-            "state": RECEIVED,
-            "event": dict(new.event),
-            "event_type": new.event_type,
-            "event_at": new.event_at,
-            "received_at": now,
-            "updated_at": now,
-            "message_id": new.message_id,
-            "owner": owner,
-            "lease_expires_at": lease,
-            "attempts": 0,
-            "replays": 0,
-        }
+        document = received_fields(new, owner, now, lease_s)
         reference = self._collection.document(new.event_id)
         try:
             result = self._call(f"create event_id={new.event_id}", lambda: reference.create(document))
@@ -151,15 +145,12 @@ class FirestoreLedger:
             pass
         snapshot = self._require(new.event_id)
         existing = _entry(snapshot)
-        if existing.state != RECEIVED:
-            return Claim(ClaimResult.FINISHED, existing)
-        if existing.lease_expires_at is not None and existing.lease_expires_at > now:
-            return Claim(ClaimResult.BUSY, existing)
-        taken = self._update_if_unchanged(snapshot, {"owner": owner, "lease_expires_at": lease, "updated_at": now})
+        found = claim_of_existing(existing, now)
+        if found is not None:
+            return Claim(found, existing)
+        taken = self._update_if_unchanged(snapshot, takeover_fields(owner, now, lease_s))
         current = _entry(self._require(new.event_id))
-        if taken:
-            return Claim(ClaimResult.RESUMED, current)
-        return Claim(ClaimResult.BUSY if current.state == RECEIVED else ClaimResult.FINISHED, current)
+        return Claim(claim_after_takeover(taken, current), current)
 
     def _owned_update(self, event_id: str, owner: str, changes: dict[str, Any]) -> LedgerEntry:
         written = self._written.get(event_id)
@@ -180,60 +171,27 @@ class FirestoreLedger:
 
     def record_attempt(self, event_id: str, owner: str, attempts: int, now: dt.datetime) -> None:
         """Count a regulator attempt."""
-        self._owned_update(event_id, owner, {"attempts": attempts, "updated_at": now})
+        self._owned_update(event_id, owner, attempt_fields(attempts, now))
 
     def mark_submitted(
         self, event_id: str, owner: str, reference: str, now: dt.datetime, latency_ms: int, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → SUBMITTED."""
-        return self._owned_update(
-            event_id,
-            owner,
-            {
-                "state": SUBMITTED,
-                "regulator_reference": reference,
-                "submitted_at": now,
-                "latency_ms": latency_ms,
-                "updated_at": now,
-                "lease_expires_at": None,
-                "reason": None,
-                "attempts": attempts,
-            },
-        )
+        return self._owned_update(event_id, owner, submitted_fields(reference, now, latency_ms, attempts))
 
     def mark_dead_lettered(
         self, event_id: str, owner: str, reason: str, now: dt.datetime, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → DEAD_LETTERED."""
-        return self._owned_update(
-            event_id,
-            owner,
-            {
-                "state": DEAD_LETTERED,
-                "reason": reason,
-                "dead_lettered_at": now,
-                "updated_at": now,
-                "lease_expires_at": None,
-                "attempts": attempts,
-            },
-        )
+        return self._owned_update(event_id, owner, dead_lettered_fields(reason, now, attempts))
 
     def reopen(self, event_id: str, owner: str, now: dt.datetime, lease_s: float) -> LedgerEntry:
         """DEAD_LETTERED, or RECEIVED with an expired claim, → RECEIVED claimed by `owner`, for a replay."""
         snapshot = self._require(event_id)
         entry = _entry(snapshot)
-        stuck = entry.state == RECEIVED and (entry.lease_expires_at is None or entry.lease_expires_at <= now)
-        if entry.state != DEAD_LETTERED and not stuck:
+        if not replayable(entry, now):
             raise NotReplayableError(event_id, entry.state)
-        changes = {
-            "state": RECEIVED,
-            "owner": owner,
-            "lease_expires_at": now + dt.timedelta(seconds=lease_s),
-            "updated_at": now,
-            "attempts": 0,
-            "replays": entry.replays + 1,
-        }
-        if not self._update_if_unchanged(snapshot, changes):
+        if not self._update_if_unchanged(snapshot, reopen_fields(entry, owner, now, lease_s)):
             raise NotReplayableError(event_id, _entry(self._require(event_id)).state)
         return _entry(self._require(event_id))
 

@@ -74,6 +74,100 @@ class NewEntry:
     message_id: str | None = None
 
 
+# --- the state machine, shared by every implementation -------------------------------------------------------
+# Each transition is the set of fields it writes, by LedgerEntry field name; an implementation stores them its own
+# way, under its own atomic condition (create-if-absent, or unchanged since read).
+
+
+def received_fields(new: NewEntry, owner: str, now: dt.datetime, lease_s: float) -> dict[str, Any]:
+    """A new entry, RECEIVED and claimed by `owner` (every field but event_id)."""
+    return {
+        "state": RECEIVED,
+        "event": dict(new.event),
+        "event_type": new.event_type,
+        "event_at": new.event_at,
+        "received_at": now,
+        "updated_at": now,
+        "message_id": new.message_id,
+        "owner": owner,
+        "lease_expires_at": now + dt.timedelta(seconds=lease_s),
+        "attempts": 0,
+        "replays": 0,
+    }
+
+
+def claim_of_existing(existing: LedgerEntry, now: dt.datetime) -> ClaimResult | None:
+    """What a claim finds in an entry that exists already: FINISHED, BUSY, or None when its lease has expired and
+    the claim may take it over with `takeover_fields`."""
+    if existing.state != RECEIVED:
+        return ClaimResult.FINISHED
+    if existing.lease_expires_at is not None and existing.lease_expires_at > now:
+        return ClaimResult.BUSY
+    return None
+
+
+def takeover_fields(owner: str, now: dt.datetime, lease_s: float) -> dict[str, Any]:
+    """A RECEIVED entry whose lease expired, claimed by `owner`."""
+    return {"owner": owner, "lease_expires_at": now + dt.timedelta(seconds=lease_s), "updated_at": now}
+
+
+def claim_after_takeover(taken: bool, current: LedgerEntry) -> ClaimResult:
+    """RESUMED when the takeover wrote; otherwise another instance got there first, and the entry says how far."""
+    if taken:
+        return ClaimResult.RESUMED
+    return ClaimResult.BUSY if current.state == RECEIVED else ClaimResult.FINISHED
+
+
+def attempt_fields(attempts: int, now: dt.datetime) -> dict[str, Any]:
+    """One more regulator attempt."""
+    return {"attempts": attempts, "updated_at": now}
+
+
+def submitted_fields(reference: str, now: dt.datetime, latency_ms: int, attempts: int) -> dict[str, Any]:
+    """RECEIVED → SUBMITTED with the regulator's reference."""
+    return {
+        "state": SUBMITTED,
+        "regulator_reference": reference,
+        "submitted_at": now,
+        "latency_ms": latency_ms,
+        "updated_at": now,
+        "lease_expires_at": None,
+        "reason": None,
+        "attempts": attempts,
+    }
+
+
+def dead_lettered_fields(reason: str, now: dt.datetime, attempts: int) -> dict[str, Any]:
+    """RECEIVED → DEAD_LETTERED with the reason."""
+    return {
+        "state": DEAD_LETTERED,
+        "reason": reason,
+        "dead_lettered_at": now,
+        "updated_at": now,
+        "lease_expires_at": None,
+        "attempts": attempts,
+    }
+
+
+def replayable(entry: LedgerEntry, now: dt.datetime) -> bool:
+    """A replay may reopen a dead letter, or a RECEIVED entry whose claim expired (its instance is gone)."""
+    if entry.state == DEAD_LETTERED:
+        return True
+    return entry.state == RECEIVED and (entry.lease_expires_at is None or entry.lease_expires_at <= now)
+
+
+def reopen_fields(entry: LedgerEntry, owner: str, now: dt.datetime, lease_s: float) -> dict[str, Any]:
+    """A replayable entry back to RECEIVED, claimed by `owner`, its attempts counted afresh."""
+    return {
+        "state": RECEIVED,
+        "owner": owner,
+        "lease_expires_at": now + dt.timedelta(seconds=lease_s),
+        "updated_at": now,
+        "attempts": 0,
+        "replays": entry.replays + 1,
+    }
+
+
 class Ledger(Protocol):
     """Exactly-once bookkeeping; every implementation passes tests/regulatory_reporter/test_ledger_contract.py."""
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,21 @@ from regulatory_reporter.exceptions import (
     NotReplayableError,
 )
 from regulatory_reporter.ledger import (
-    DEAD_LETTERED,
     RECEIVED,
     STATES,
-    SUBMITTED,
     Claim,
     ClaimResult,
     LedgerEntry,
     NewEntry,
+    attempt_fields,
+    claim_after_takeover,
+    claim_of_existing,
+    dead_lettered_fields,
+    received_fields,
+    reopen_fields,
+    replayable,
+    submitted_fields,
+    takeover_fields,
 )
 
 _DDL = """
@@ -71,10 +78,17 @@ def _entry(row: sqlite3.Row) -> LedgerEntry:
     return LedgerEntry(**values)
 
 
-def _replayable(entry: LedgerEntry, now: dt.datetime) -> bool:
-    if entry.state == DEAD_LETTERED:
-        return True
-    return entry.state == RECEIVED and (entry.lease_expires_at is None or entry.lease_expires_at <= now)
+def _stored(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return _text(value)
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), sort_keys=True)
+    return value
+
+
+def _assignments(fields: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """`name = ?, ...` and the stored values of a transition's fields."""
+    return ", ".join(f"{name} = ?" for name in fields), [_stored(value) for value in fields.values()]
 
 
 class SqliteLedger:
@@ -124,55 +138,34 @@ class SqliteLedger:
 
     def claim(self, new: NewEntry, owner: str, now: dt.datetime, lease_s: float) -> Claim:
         """Insert as RECEIVED; on a duplicate key, resume only if the previous lease expired."""
-        lease = _text(now + dt.timedelta(seconds=lease_s))
+        fields = received_fields(new, owner, now, lease_s)
         try:
             self._execute(
-                "insert into ledger (event_id, state, event, event_type, event_at, received_at, updated_at, "
-                "message_id, owner, lease_expires_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    new.event_id,
-                    RECEIVED,
-                    json.dumps(dict(new.event), sort_keys=True),
-                    new.event_type,
-                    _text(new.event_at),
-                    _text(now),
-                    _text(now),
-                    new.message_id,
-                    owner,
-                    lease,
-                ],
+                f"insert into ledger (event_id, {', '.join(fields)}) values (?{', ?' * len(fields)})",
+                [new.event_id, *(_stored(value) for value in fields.values())],
             )
             return Claim(ClaimResult.ACQUIRED, self._require(new.event_id))
         except sqlite3.IntegrityError:
             pass
         existing = self._require(new.event_id)
-        if existing.state != RECEIVED:
-            return Claim(ClaimResult.FINISHED, existing)
-        if existing.lease_expires_at is not None and existing.lease_expires_at > now:
-            return Claim(ClaimResult.BUSY, existing)
+        found = claim_of_existing(existing, now)
+        if found is not None:
+            return Claim(found, existing)
         # Take over only the exact claim we read: if another instance took it first, this updates nothing.
+        assignments, values = _assignments(takeover_fields(owner, now, lease_s))
         cursor = self._execute(
-            "update ledger set owner = ?, lease_expires_at = ?, updated_at = ? "
+            f"update ledger set {assignments} "
             "where event_id = ? and state = ? and owner is ? and lease_expires_at is ?",
-            [
-                owner,
-                lease,
-                _text(now),
-                new.event_id,
-                RECEIVED,
-                existing.owner,
-                _text(existing.lease_expires_at) if existing.lease_expires_at else None,
-            ],
+            [*values, new.event_id, RECEIVED, existing.owner, _stored(existing.lease_expires_at)],
         )
         current = self._require(new.event_id)
-        if cursor.rowcount == 1:
-            return Claim(ClaimResult.RESUMED, current)
-        return Claim(ClaimResult.BUSY if current.state == RECEIVED else ClaimResult.FINISHED, current)
+        return Claim(claim_after_takeover(cursor.rowcount == 1, current), current)
 
-    def _owned_update(self, event_id: str, owner: str, assignments: str, params: Sequence[Any]) -> LedgerEntry:
+    def _owned_update(self, event_id: str, owner: str, fields: Mapping[str, Any]) -> LedgerEntry:
+        assignments, values = _assignments(fields)
         cursor = self._execute(
             f"update ledger set {assignments} where event_id = ? and state = ? and owner = ?",
-            [*params, event_id, RECEIVED, owner],
+            [*values, event_id, RECEIVED, owner],
         )
         if cursor.rowcount != 1:
             raise LeaseLostError(event_id)
@@ -180,48 +173,30 @@ class SqliteLedger:
 
     def record_attempt(self, event_id: str, owner: str, attempts: int, now: dt.datetime) -> None:
         """Count a regulator attempt."""
-        self._owned_update(event_id, owner, "attempts = ?, updated_at = ?", [attempts, _text(now)])
+        self._owned_update(event_id, owner, attempt_fields(attempts, now))
 
     def mark_submitted(
         self, event_id: str, owner: str, reference: str, now: dt.datetime, latency_ms: int, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → SUBMITTED."""
-        return self._owned_update(
-            event_id,
-            owner,
-            "state = ?, regulator_reference = ?, submitted_at = ?, latency_ms = ?, updated_at = ?, "
-            "lease_expires_at = null, reason = null, attempts = ?",
-            [SUBMITTED, reference, _text(now), latency_ms, _text(now), attempts],
-        )
+        return self._owned_update(event_id, owner, submitted_fields(reference, now, latency_ms, attempts))
 
     def mark_dead_lettered(
         self, event_id: str, owner: str, reason: str, now: dt.datetime, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → DEAD_LETTERED."""
-        return self._owned_update(
-            event_id,
-            owner,
-            "state = ?, reason = ?, dead_lettered_at = ?, updated_at = ?, lease_expires_at = null, attempts = ?",
-            [DEAD_LETTERED, reason, _text(now), _text(now), attempts],
-        )
+        return self._owned_update(event_id, owner, dead_lettered_fields(reason, now, attempts))
 
     def reopen(self, event_id: str, owner: str, now: dt.datetime, lease_s: float) -> LedgerEntry:
         """DEAD_LETTERED, or RECEIVED with an expired claim, → RECEIVED claimed by `owner`, for a replay."""
         entry = self._require(event_id)
-        if not _replayable(entry, now):
+        if not replayable(entry, now):
             raise NotReplayableError(event_id, entry.state)
+        # Only the entry as read: a concurrent replay or claim changed updated_at, and this updates nothing.
+        assignments, values = _assignments(reopen_fields(entry, owner, now, lease_s))
         cursor = self._execute(
-            "update ledger set state = ?, owner = ?, lease_expires_at = ?, updated_at = ?, attempts = 0, "
-            "replays = replays + 1 where event_id = ? and state = ? and updated_at = ?",
-            [
-                RECEIVED,
-                owner,
-                _text(now + dt.timedelta(seconds=lease_s)),
-                _text(now),
-                event_id,
-                entry.state,
-                _text(entry.updated_at),
-            ],
+            f"update ledger set {assignments} where event_id = ? and state = ? and updated_at = ?",
+            [*values, event_id, entry.state, _text(entry.updated_at)],
         )
         if cursor.rowcount != 1:
             raise NotReplayableError(event_id, self._require(event_id).state)

@@ -28,7 +28,8 @@ from orchestrator.specs.dbt_codegen import generate_dbt_files, stale_dbt_files
 from orchestrator.watch.cli import register as register_watch_commands
 from regulatory_reporter.cli import register as register_reporter_commands
 from streaming.cli import register as register_streaming_commands
-from streaming.spec import check_stream_specs, is_stream_spec_path
+from streaming.dbt_codegen import generate_stream_dbt_files, stale_stream_dbt_files
+from streaming.spec import check_stream_specs, is_stream_spec_path, load_stream_specs
 
 app = typer.Typer(help="Markets Data Pipeline: batch lane commands and the on-call runbook.", no_args_is_help=True)
 specs_app = typer.Typer(help="Check and use source specs.", no_args_is_help=True)
@@ -244,15 +245,23 @@ def specs_validate(
 def specs_generate_dbt(
     check: Annotated[bool, typer.Option("--check", help="Fail if generated dbt files are out of date.")] = False,
 ) -> None:
-    """Generate the dbt sources and staging models of every spec."""
+    """Generate the dbt sources and staging models of every source spec, and the models of every stream spec."""
     settings = _settings()
     specs = load_specs(settings.specs_dir)
+    streams = load_stream_specs(settings.specs_dir)
     if check:
-        stale = stale_dbt_files(specs, settings.dbt_project_dir)
+        stale = [
+            *stale_dbt_files(specs, settings.dbt_project_dir),
+            *stale_stream_dbt_files(streams, settings.dbt_project_dir),
+        ]
         for path in stale:
             typer.echo(f"out of date: {path}", err=True)
         raise typer.Exit(1 if stale else 0)
-    for path in generate_dbt_files(specs, settings.dbt_project_dir):
+    written = [
+        *generate_dbt_files(specs, settings.dbt_project_dir),
+        *generate_stream_dbt_files(streams, settings.dbt_project_dir),
+    ]
+    for path in written:
         typer.echo(f"wrote {path}")
 
 

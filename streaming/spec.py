@@ -18,6 +18,38 @@ STREAMS_FOLDER = "streaming"
 Problem = tuple[str, str, str]
 
 
+# Columns every stream's models have, from the message and its attributes; a spec's columns cannot reuse them.
+STANDARD_COLUMNS = (
+    "event_id",
+    "message_id",
+    "source",
+    "schema_version",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "sequence_number",
+    "event_at",
+    "kafka_produced_at",
+    "published_at",
+    "ingested_at",
+    "_row_hash",
+    "_dbt_invocation_id",
+    "_curated_at",
+)
+
+
+@dataclass(frozen=True)
+class StreamColumn:
+    """A payload field typed into the warehouse."""
+
+    name: str
+    field: str
+    type: str
+    nullable: bool = True
+    allowed_values: tuple[str, ...] = ()
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class StreamSpec:
     """One Kafka stream: where it is read, where it is published, and the fields that identify its events."""
@@ -37,6 +69,7 @@ class StreamSpec:
     event_time_field: str
     ordering_key_field: str | None
     path: Path
+    columns: tuple[StreamColumn, ...] = ()
 
     @property
     def raw_table(self) -> str:
@@ -68,6 +101,17 @@ def _build(raw: dict[str, Any], path: Path) -> StreamSpec:
         event_time_field=fields["event_time"],
         ordering_key_field=fields.get("ordering_key"),
         path=path,
+        columns=tuple(
+            StreamColumn(
+                name=column["name"],
+                field=column.get("field", column["name"]),
+                type=column["type"],
+                nullable=column.get("nullable", True),
+                allowed_values=tuple(column.get("allowed_values", ())),
+                description=" ".join(column.get("description", "").split()),
+            )
+            for column in raw.get("columns", [])
+        ),
     )
 
 
@@ -82,6 +126,16 @@ def _semantic_problems(raw: dict[str, Any], path: Path) -> list[tuple[tuple[str 
     for role in ("sequence", "event_time"):
         if fields[role] == fields["event_id"]:
             problems.append((("fields", role), f"the {role} field must differ from the event id field"))
+    seen: set[str] = set()
+    for index, column in enumerate(raw.get("columns", [])):
+        name = column["name"]
+        if name in STANDARD_COLUMNS:
+            problems.append((("columns", index, "name"), f"{name!r} is a column every stream has; choose another name"))
+        elif name in seen:
+            problems.append((("columns", index, "name"), f"{name!r} appears twice"))
+        seen.add(name)
+        if column.get("allowed_values") and column["type"] != "string":
+            problems.append((("columns", index, "allowed_values"), "only string columns take allowed_values"))
     return problems
 
 

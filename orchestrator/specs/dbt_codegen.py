@@ -19,7 +19,16 @@ from sqlglot import parse_one
 from orchestrator.exceptions import UnsafeExpressionError
 from orchestrator.specs.model import CANONICAL_TRADE_FIELDS, ColumnType, SourceSpec
 
-__all__ = ["GENERATED_MARKER", "generate_dbt_files", "stale_dbt_files"]
+__all__ = [
+    "GENERATED_MARKER",
+    "JINJA_DELIMITERS",
+    "IndentedDumper",
+    "apply_generated_files",
+    "column_group",
+    "generate_dbt_files",
+    "plan_generated_files",
+    "stale_dbt_files",
+]
 
 # The first line of every generated file (except the seed) contains this text.
 GENERATED_MARKER = "by orchestrator/specs/dbt_codegen.py"
@@ -98,7 +107,7 @@ _NOT_NULL_TRADE_FIELDS = (
     "price",
 )
 
-_JINJA_DELIMITERS = ("{{", "{%", "{#")
+JINJA_DELIMITERS = ("{{", "{%", "{#")
 
 _SEED_COLUMNS = (
     "source",
@@ -139,7 +148,7 @@ def _spec_texts(spec: SourceSpec) -> dict[str, str]:
 def _reject_jinja(spec: SourceSpec) -> None:
     """Refuse spec text that dbt would execute as Jinja once it sits in a model or YAML file."""
     for where, text in _spec_texts(spec).items():
-        if any(delimiter in text for delimiter in _JINJA_DELIMITERS):
+        if any(delimiter in text for delimiter in JINJA_DELIMITERS):
             raise UnsafeExpressionError(
                 f"source={spec.name}: {where} contains a Jinja delimiter ({{{{, {{% or {{#) that dbt would execute; "
                 "remove it from the spec, no dbt files were generated"
@@ -174,7 +183,7 @@ def _cast(expression: str, column_type: ColumnType) -> str:
     return f"cast({expression} as {_DBT_TYPES[column_type]})"
 
 
-def _column_group(name: str, column_type: ColumnType, key: str) -> str:
+def column_group(name: str, column_type: ColumnType, key: str) -> str:
     if name == key or name.endswith(("_id", "_lei", "_mic")) or name in ("isin", "cusip"):
         return "ids"
     if column_type in ("integer", "decimal"):
@@ -240,7 +249,7 @@ def _reference_staging_sql(spec: SourceSpec) -> str:
     key = spec.source_id_field
     grouped: dict[str, list[str]] = {group: [] for group in _GROUPS}
     for column in spec.columns:
-        group = _column_group(column.name, column.type, key)
+        group = column_group(column.name, column.type, key)
         grouped[group].append(f"{_cast(column.name, column.type)} as {column.name}")
     grouped["timestamps"].append(f"{_cast('_business_date', 'timestamp')} as effective_from_at")
     grouped["lineage"] = list(_LINEAGE_COLUMNS)
@@ -266,7 +275,7 @@ def _column_doc(spec: SourceSpec, name: str) -> str:
     return "; ".join(facts) + "."
 
 
-class _IndentedDumper(yaml.SafeDumper):
+class IndentedDumper(yaml.SafeDumper):
     """Indents block sequences under their key, as dbt's own examples do."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
@@ -275,7 +284,7 @@ class _IndentedDumper(yaml.SafeDumper):
 
 def _dump_yaml(label: str, document: Mapping[str, Any]) -> str:
     body = yaml.dump(
-        dict(document), Dumper=_IndentedDumper, sort_keys=False, width=120, allow_unicode=True, default_flow_style=False
+        dict(document), Dumper=IndentedDumper, sort_keys=False, width=120, allow_unicode=True, default_flow_style=False
     )
     return _yaml_header(label) + body
 
@@ -466,14 +475,17 @@ def _render_all(specs: Sequence[SourceSpec]) -> dict[str, str]:
     return files
 
 
-def _is_generated(path: Path) -> bool:
+def _is_generated(path: Path, marker: str) -> bool:
     with path.open(encoding="utf-8", errors="replace") as handle:
-        return GENERATED_MARKER in handle.readline()
+        return marker in handle.readline()
 
 
-def _plan(specs: Sequence[SourceSpec], project_dir: Path) -> tuple[dict[Path, str], list[Path]]:
-    """Files to write (new or changed content) and stale generated files to remove."""
-    wanted = {project_dir / relative: content for relative, content in _render_all(specs).items()}
+def plan_generated_files(
+    rendered: Mapping[str, str], project_dir: Path, folders: Sequence[str], marker: str
+) -> tuple[dict[Path, str], list[Path]]:
+    """Of the `rendered` files (path relative to the project: content), those to write (new or changed), and the
+    files under `folders` whose first line carries `marker` that are no longer rendered (stale, to remove)."""
+    wanted = {project_dir / relative: content for relative, content in rendered.items()}
     to_write = {
         path: content
         for path, content in wanted.items()
@@ -481,28 +493,36 @@ def _plan(specs: Sequence[SourceSpec], project_dir: Path) -> tuple[dict[Path, st
     }
     to_remove = [
         path
-        for folder in _GENERATED_FOLDERS
+        for folder in folders
         for path in sorted((project_dir / folder).rglob("*"))
-        if path.is_file() and path not in wanted and _is_generated(path)
+        if path.is_file() and path not in wanted and _is_generated(path, marker)
     ]
     return to_write, to_remove
 
 
-def stale_dbt_files(specs: Sequence[SourceSpec], project_dir: Path) -> list[Path]:
-    """Generated files that are missing, out of date or no longer produced (for `--check`)."""
-    to_write, to_remove = _plan(specs, project_dir)
-    return sorted([*to_write, *to_remove])
-
-
-def generate_dbt_files(specs: Sequence[SourceSpec], project_dir: Path) -> list[Path]:
-    """Write generated dbt files whose content changed, remove stale ones; return every path touched (sorted)."""
-    to_write, to_remove = _plan(specs, project_dir)
+def apply_generated_files(
+    plan: tuple[dict[Path, str], list[Path]], project_dir: Path, folders: Sequence[str]
+) -> list[Path]:
+    """Write and remove what `plan_generated_files` found (empty folders it leaves go too); every path touched."""
+    to_write, to_remove = plan
     for path, content in to_write.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
-    roots = {project_dir / folder for folder in _GENERATED_FOLDERS}
+    roots = {project_dir / folder for folder in folders}
     for path in to_remove:
         path.unlink()
         if path.parent not in roots and not any(path.parent.iterdir()):
             path.parent.rmdir()
     return sorted([*to_write, *to_remove])
+
+
+def stale_dbt_files(specs: Sequence[SourceSpec], project_dir: Path) -> list[Path]:
+    """Generated files that are missing, out of date or no longer produced (for `--check`)."""
+    to_write, to_remove = plan_generated_files(_render_all(specs), project_dir, _GENERATED_FOLDERS, GENERATED_MARKER)
+    return sorted([*to_write, *to_remove])
+
+
+def generate_dbt_files(specs: Sequence[SourceSpec], project_dir: Path) -> list[Path]:
+    """Write generated dbt files whose content changed, remove stale ones; return every path touched (sorted)."""
+    plan = plan_generated_files(_render_all(specs), project_dir, _GENERATED_FOLDERS, GENERATED_MARKER)
+    return apply_generated_files(plan, project_dir, _GENERATED_FOLDERS)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -103,38 +106,59 @@ def chromium(width: int = 1400, height: int = 1000) -> Iterator[DevToolsSession]
     executable = shutil.which("chromium")
     if executable is None:
         raise BrowserError("chromium is not installed: run scripts/services/install_debian_packages.sh chromium")
-    with tempfile.TemporaryDirectory(prefix="mdp-chromium-") as scratch:
-        profile = Path(scratch)
-        process = subprocess.Popen(
-            [
-                executable,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--hide-scrollbars",
-                "--remote-debugging-port=0",
-                "--remote-allow-origins=*",
-                f"--user-data-dir={profile}",
-                f"--window-size={width},{height}",
-                "about:blank",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    profile = Path(tempfile.mkdtemp(prefix="mdp-chromium-"))
+    # Its own process group: Chromium's helper processes write to the profile until the whole group is gone.
+    process = subprocess.Popen(
+        [
+            executable,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--remote-debugging-port=0",
+            "--remote-allow-origins=*",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        port = _wait_for_port(profile, process)
+        targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=_MESSAGE_SECONDS).json()
+        page = next(target for target in targets if target["type"] == "page")
+        with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=_STARTUP_SECONDS) as connection:
+            yield DevToolsSession(connection)
+    finally:
+        _stop_group(process)
+        _remove_profile(profile)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    # What is left of the group (helpers, or a main process that ignored SIGTERM) goes now.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def _remove_profile(profile: Path) -> None:
+    # A helper killed a moment ago may still be closing a file in the profile.
+    for _ in range(50):
         try:
-            port = _wait_for_port(profile, process)
-            targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=_MESSAGE_SECONDS).json()
-            page = next(target for target in targets if target["type"] == "page")
-            with connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=_STARTUP_SECONDS) as connection:
-                yield DevToolsSession(connection)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile)
 
 
 def visit(url: str, screenshot: Path, ready_expression: str, width: int = 1400) -> PageVisit:

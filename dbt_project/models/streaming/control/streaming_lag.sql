@@ -9,13 +9,12 @@
 
 with
 
-rfq_events as (
+int_streams__events as (
 
-    select * from {{ ref('rfq_events') }}
+    select * from {{ ref('int_streams__events') }}
 
 ),
 
--- One CTE per stream.
 stream_events as (
 
     select
@@ -25,7 +24,7 @@ stream_events as (
         {{ dbt.date_trunc('hour', 'ingested_at') }} as ingested_hour,
         {{ dbt.datediff('event_at', 'ingested_at', 'millisecond') }} / 60000.0 as event_to_warehouse_minutes,
         {{ dbt.datediff('kafka_produced_at', 'ingested_at', 'millisecond') }} / 1000.0 as kafka_to_warehouse_seconds
-    from rfq_events
+    from int_streams__events
     where ingested_at >= {{ add_minutes(run_started_at_literal(), -60 * lookback_hours) }}
 
 ),

@@ -17,13 +17,13 @@
 
 with
 
-rfq_events as (
+int_streams__events as (
 
-    select * from {{ ref('rfq_events') }}
+    select * from {{ ref('int_streams__events') }}
 
 ),
 
--- One CTE per stream; each stream numbers its events per Kafka partition.
+-- Each stream numbers its events per Kafka partition.
 stream_events as (
 
     select
@@ -33,7 +33,7 @@ stream_events as (
         sequence_number,
         event_id,
         ingested_at
-    from rfq_events
+    from int_streams__events
     where ingested_at >= {{ add_minutes(run_started_at_literal(), -60 * lookback_hours) }}
 
 ),

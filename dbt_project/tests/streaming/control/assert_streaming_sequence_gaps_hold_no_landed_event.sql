@@ -8,9 +8,9 @@ streaming_sequence_gaps as (
 
 ),
 
-rfq_events as (
+int_streams__events as (
 
-    select * from {{ ref('rfq_events') }}
+    select * from {{ ref('int_streams__events') }}
 
 )
 
@@ -19,11 +19,11 @@ select
     streaming_sequence_gaps.kafka_partition,
     streaming_sequence_gaps.first_missing_sequence,
     streaming_sequence_gaps.last_missing_sequence,
-    rfq_events.event_id
+    int_streams__events.event_id
 from streaming_sequence_gaps
-inner join rfq_events
-    on streaming_sequence_gaps.source = rfq_events.source
-    and streaming_sequence_gaps.kafka_topic = rfq_events.kafka_topic
-    and streaming_sequence_gaps.kafka_partition = rfq_events.kafka_partition
-    and rfq_events.sequence_number between streaming_sequence_gaps.first_missing_sequence
+inner join int_streams__events
+    on streaming_sequence_gaps.source = int_streams__events.source
+    and streaming_sequence_gaps.kafka_topic = int_streams__events.kafka_topic
+    and streaming_sequence_gaps.kafka_partition = int_streams__events.kafka_partition
+    and int_streams__events.sequence_number between streaming_sequence_gaps.first_missing_sequence
     and streaming_sequence_gaps.last_missing_sequence

@@ -1,3 +1,4 @@
+{# Generated from source_specs/streaming/rfq.yaml by streaming/dbt_codegen.py: do not edit; change the spec and regenerate. #}
 {#-
     At-least-once delivery lands an event more than once (redelivered messages,
     republished after a bridge crash): keep its first copy by ingestion time.
@@ -25,20 +26,20 @@ rfq_messages_parsed as (
     select
         -- ids
         {{ json_text('data', 'event_id') }} as event_id,
-        {{ json_text('data', 'rfq_id') }} as rfq_id,
         message_id,
+        {{ json_text('data', 'rfq_id') }} as rfq_id,
+        {{ json_text('data', 'isin') }} as isin,
         {{ json_text('data', 'client_lei') }} as client_lei,
         {{ json_text('data', 'dealer_id') }} as dealer_id,
+        {{ json_text('data', 'platform_mic') }} as platform_mic,
 
         -- strings
         {{ json_text('attributes', 'source') }} as source,
         {{ json_text('attributes', 'schema_version') }} as schema_version,
         {{ json_text('attributes', 'kafka_topic') }} as kafka_topic,
         {{ json_text('data', 'event_type') }} as event_type,
-        {{ json_text('data', 'isin') }} as isin,
         {{ json_text('data', 'side') }} as side,
         {{ json_text('data', 'currency') }} as currency,
-        {{ json_text('data', 'platform_mic') }} as platform_mic,
 
         -- numerics
         cast({{ json_text('attributes', 'kafka_partition') }} as {{ dbt.type_bigint() }}) as kafka_partition,

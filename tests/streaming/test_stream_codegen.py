@@ -1,0 +1,182 @@
+"""A stream spec is all a new stream needs: `mdp specs generate-dbt` writes its models, and the hourly build lands,
+types, deduplicates and curates it beside the others, with its lag and sequence gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from orchestrator.settings import Settings
+from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
+from streaming.dbt_codegen import generate_stream_dbt_files, stale_stream_dbt_files
+from streaming.exceptions import StreamSpecError
+from streaming.load import STREAM_SCHEMA
+from streaming.runbook import build_streaming_models
+from streaming.spec import check_stream_specs, load_stream_specs
+from tests.conftest import REPO
+from tests.streaming.support import MDP
+
+QUOTES_SPEC = """\
+name: quotes
+owner: markets-data-engineering@bank.example
+description: Streaming dealer quotes, one event per quote update.
+kafka:
+  topics: [markets.quotes.v2]
+  consumer_group: mdp-bridge-quotes
+pubsub:
+  topic: mdp-quotes
+  dead_letter_topic: mdp-quotes-dead-letter
+  subscription: mdp-quotes-warehouse
+payload:
+  format: json
+  schema_version: "2"
+fields:
+  event_id: quoteEventId
+  sequence: seqNo
+  event_time: quotedAt
+columns:
+  - {name: quote_id, field: quoteId, type: string, nullable: false}
+  - {name: bid_size, field: bidSize, type: integer}
+  - {name: bid_price, field: bidPrice, type: decimal}
+  - {name: is_firm, field: firm, type: boolean}
+  - {name: valid_until, field: validUntil, type: timestamp}
+  - {name: quote_side, field: side, type: string, allowed_values: [BID, ASK, TWO_WAY]}
+"""
+
+
+def _quote_row(number: int, sequence: int, minutes_ago: int, now: dt.datetime, message: str = "") -> dict[str, Any]:
+    ingested = now - dt.timedelta(minutes=minutes_ago)
+    attributes = {
+        "source": "quotes",
+        "schema_version": "2",
+        "kafka_topic": "markets.quotes.v2",
+        "kafka_partition": "0",
+        "kafka_offset": str(sequence),
+        "kafka_timestamp": str(int((ingested - dt.timedelta(seconds=3)).replace(tzinfo=dt.UTC).timestamp() * 1000)),
+    }
+    data = {
+        "quoteEventId": f"Q{number:06d}",
+        "seqNo": sequence,
+        "quotedAt": (ingested - dt.timedelta(seconds=60)).isoformat() + "Z",
+        "quoteId": f"QT{number}",
+        "bidSize": 5_000_000 + number,
+        "bidPrice": "101.125",
+        "firm": number % 2 == 0,
+        "validUntil": "2026-11-20T10:00:30+01:00",
+        "side": "TWO_WAY",
+    }
+    return {
+        "subscription_name": "mdp-quotes-warehouse",
+        "message_id": message or f"q-{number}",
+        "publish_time": ingested - dt.timedelta(seconds=1),
+        "data": json.dumps(data),
+        "attributes": json.dumps(attributes),
+        "_ingested_at": ingested,
+    }
+
+
+@pytest.fixture(scope="module")
+def two_streams(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The shipped specs plus a quotes stream; its models generated into a copy of the dbt project, and built."""
+    work = tmp_path_factory.mktemp("stream-codegen")
+    specs_dir, project_dir = work / "source_specs", work / "dbt_project"
+    shutil.copytree(REPO / "source_specs", specs_dir)
+    shutil.copytree(REPO / "dbt_project", project_dir, ignore=shutil.ignore_patterns("target", "logs"))
+    (specs_dir / "streaming" / "quotes.yaml").write_text(QUOTES_SPEC)
+    generated = subprocess.run(
+        [MDP, "specs", "generate-dbt"],
+        env={"PATH": str(Path(MDP).parent), "MDP_SPECS_DIR": str(specs_dir), "MDP_DBT_PROJECT_DIR": str(project_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert generated.returncode == 0, generated.stderr
+    settings = Settings(home=work / "home", specs_dir=specs_dir, dbt_project_dir=project_dir)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    rows = [_quote_row(n, n, 30, now) for n in (1, 2, 3, 7)] + [_quote_row(2, 2, 10, now, message="redelivered")]
+    warehouse = DuckDBWarehouse(settings.warehouse_path)
+    try:
+        warehouse.append_stream_messages("quotes_stream", pa.Table.from_pylist(rows, STREAM_SCHEMA))
+    finally:
+        warehouse.close()
+    build_streaming_models(settings)
+    return settings
+
+
+def _rows(settings: Settings, sql: str) -> list[dict[str, Any]]:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        cursor = connection.execute(sql)
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_checked_in_stream_models_are_up_to_date() -> None:
+    assert stale_stream_dbt_files(load_stream_specs(REPO / "source_specs"), REPO / "dbt_project") == []
+
+
+def test_a_new_stream_spec_generates_its_models(two_streams: Settings) -> None:
+    project = two_streams.dbt_project_dir
+    assert (project / "models/streaming/staging/quotes/stg_quotes__events.sql").is_file()
+    assert (project / "models/streaming/curation/quotes_events.sql").is_file()
+    listed = (project / "macros/generated/stream_curated_models.sql").read_text()
+    assert "'quotes_events'," in listed
+    assert "'rfq_events'," in listed
+    # Removing the spec removes its generated files on the next generation.
+    specs = [spec for spec in load_stream_specs(two_streams.specs_dir) if spec.name != "quotes"]
+    removed = generate_stream_dbt_files(specs, project)
+    assert project / "models/streaming/curation/quotes_events.sql" in removed
+    assert not (project / "models/streaming/staging/quotes").exists()
+    generate_stream_dbt_files(load_stream_specs(two_streams.specs_dir), project)
+
+
+def test_the_new_stream_is_typed_deduplicated_and_curated(two_streams: Settings) -> None:
+    curated = _rows(two_streams, "select * from curation.quotes_events order by sequence_number")
+    assert [row["event_id"] for row in curated] == ["Q000001", "Q000002", "Q000003", "Q000007"]
+    second = curated[1]
+    assert second["message_id"] == "q-2", "the first copy by ingestion time wins"
+    assert (second["bid_size"], str(second["bid_price"]), second["is_firm"]) == (5_000_002, "101.125000000", True)
+    assert second["valid_until"] == dt.datetime(2026, 11, 20, 9, 0, 30), "ISO 8601 with an offset, stored in UTC"
+    assert (second["source"], second["schema_version"], second["quote_side"]) == ("quotes", "2", "TWO_WAY")
+
+
+def test_lag_and_gaps_cover_every_stream(two_streams: Settings) -> None:
+    lag = _rows(two_streams, "select source, sum(events) as events from control.streaming_lag group by source")
+    assert lag == [{"source": "quotes", "events": 4}], "rfq has landed nothing here"
+    gaps = _rows(
+        two_streams,
+        "select source, first_missing_sequence, last_missing_sequence, severity from control.streaming_sequence_gaps",
+    )
+    assert gaps == [{"source": "quotes", "first_missing_sequence": 4, "last_missing_sequence": 6, "severity": "MEDIUM"}]
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ("{name: source, type: string}", "'source' is a column every stream has"),
+        ("{name: bid_size, type: integer, allowed_values: ['1']}", "only string columns take allowed_values"),
+    ],
+)
+def test_a_column_that_would_break_the_models_is_refused(tmp_path: Path, column: str, message: str) -> None:
+    specs_dir = tmp_path / "source_specs"
+    shutil.copytree(REPO / "source_specs", specs_dir)
+    spec = QUOTES_SPEC.replace("columns:\n", f"columns:\n  - {column}\n")
+    (specs_dir / "streaming" / "quotes.yaml").write_text(spec)
+    _, problems = check_stream_specs(specs_dir)
+    assert [problem[2] for problem in problems if message in problem[2]], problems
+
+
+def test_spec_text_dbt_would_execute_is_refused(tmp_path: Path) -> None:
+    specs_dir = tmp_path / "source_specs"
+    shutil.copytree(REPO / "source_specs", specs_dir)
+    spec = QUOTES_SPEC.replace("one event per quote update.", "{{ run_query('drop schema raw') }}")
+    (specs_dir / "streaming" / "quotes.yaml").write_text(spec)
+    with pytest.raises(StreamSpecError, match="Jinja delimiter"):
+        generate_stream_dbt_files(load_stream_specs(specs_dir), tmp_path / "dbt_project")

@@ -11,6 +11,7 @@ from google.api_core import exceptions as google_exceptions
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_document import DocumentSnapshot
 
+from regulatory_reporter import ledger as transitions
 from regulatory_reporter.exceptions import (
     EventNotFoundError,
     LeaseLostError,
@@ -24,15 +25,6 @@ from regulatory_reporter.ledger import (
     ClaimResult,
     LedgerEntry,
     NewEntry,
-    attempt_fields,
-    claim_after_takeover,
-    claim_of_existing,
-    dead_lettered_fields,
-    received_fields,
-    reopen_fields,
-    replayable,
-    submitted_fields,
-    takeover_fields,
 )
 
 _T = TypeVar("_T")
@@ -134,7 +126,7 @@ class FirestoreLedger:
 
     def claim(self, new: NewEntry, owner: str, now: dt.datetime, lease_s: float) -> Claim:
         """`create()`; on AlreadyExists, resume only if the previous lease expired."""
-        document = received_fields(new, owner, now, lease_s)
+        document = transitions.received_fields(new, owner, now, lease_s)
         reference = self._collection.document(new.event_id)
         try:
             result = self._call(f"create event_id={new.event_id}", lambda: reference.create(document))
@@ -145,12 +137,12 @@ class FirestoreLedger:
             pass
         snapshot = self._require(new.event_id)
         existing = _entry(snapshot)
-        found = claim_of_existing(existing, now)
+        found = transitions.claim_of_existing(existing, now)
         if found is not None:
             return Claim(found, existing)
-        taken = self._update_if_unchanged(snapshot, takeover_fields(owner, now, lease_s))
+        taken = self._update_if_unchanged(snapshot, transitions.takeover_fields(owner, now, lease_s))
         current = _entry(self._require(new.event_id))
-        return Claim(claim_after_takeover(taken, current), current)
+        return Claim(transitions.claim_after_takeover(taken, current), current)
 
     def _owned_update(self, event_id: str, owner: str, changes: dict[str, Any]) -> LedgerEntry:
         written = self._written.get(event_id)
@@ -171,27 +163,27 @@ class FirestoreLedger:
 
     def record_attempt(self, event_id: str, owner: str, attempts: int, now: dt.datetime) -> None:
         """Count a regulator attempt."""
-        self._owned_update(event_id, owner, attempt_fields(attempts, now))
+        self._owned_update(event_id, owner, transitions.attempt_fields(attempts, now))
 
     def mark_submitted(
         self, event_id: str, owner: str, reference: str, now: dt.datetime, latency_ms: int, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → SUBMITTED."""
-        return self._owned_update(event_id, owner, submitted_fields(reference, now, latency_ms, attempts))
+        return self._owned_update(event_id, owner, transitions.submitted_fields(reference, now, latency_ms, attempts))
 
     def mark_dead_lettered(
         self, event_id: str, owner: str, reason: str, now: dt.datetime, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → DEAD_LETTERED."""
-        return self._owned_update(event_id, owner, dead_lettered_fields(reason, now, attempts))
+        return self._owned_update(event_id, owner, transitions.dead_lettered_fields(reason, now, attempts))
 
     def reopen(self, event_id: str, owner: str, now: dt.datetime, lease_s: float) -> LedgerEntry:
         """DEAD_LETTERED, or RECEIVED with an expired claim, → RECEIVED claimed by `owner`, for a replay."""
         snapshot = self._require(event_id)
         entry = _entry(snapshot)
-        if not replayable(entry, now):
+        if not transitions.replayable(entry, now):
             raise NotReplayableError(event_id, entry.state)
-        if not self._update_if_unchanged(snapshot, reopen_fields(entry, owner, now, lease_s)):
+        if not self._update_if_unchanged(snapshot, transitions.reopen_fields(entry, owner, now, lease_s)):
             raise NotReplayableError(event_id, _entry(self._require(event_id)).state)
         return _entry(self._require(event_id))
 

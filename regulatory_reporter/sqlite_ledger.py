@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from regulatory_reporter import ledger as transitions
 from regulatory_reporter.exceptions import (
     EventNotFoundError,
     LeaseLostError,
@@ -23,15 +24,6 @@ from regulatory_reporter.ledger import (
     ClaimResult,
     LedgerEntry,
     NewEntry,
-    attempt_fields,
-    claim_after_takeover,
-    claim_of_existing,
-    dead_lettered_fields,
-    received_fields,
-    reopen_fields,
-    replayable,
-    submitted_fields,
-    takeover_fields,
 )
 
 _DDL = """
@@ -138,7 +130,7 @@ class SqliteLedger:
 
     def claim(self, new: NewEntry, owner: str, now: dt.datetime, lease_s: float) -> Claim:
         """Insert as RECEIVED; on a duplicate key, resume only if the previous lease expired."""
-        fields = received_fields(new, owner, now, lease_s)
+        fields = transitions.received_fields(new, owner, now, lease_s)
         try:
             self._execute(
                 f"insert into ledger (event_id, {', '.join(fields)}) values (?{', ?' * len(fields)})",
@@ -148,18 +140,18 @@ class SqliteLedger:
         except sqlite3.IntegrityError:
             pass
         existing = self._require(new.event_id)
-        found = claim_of_existing(existing, now)
+        found = transitions.claim_of_existing(existing, now)
         if found is not None:
             return Claim(found, existing)
         # Take over only the exact claim we read: if another instance took it first, this updates nothing.
-        assignments, values = _assignments(takeover_fields(owner, now, lease_s))
+        assignments, values = _assignments(transitions.takeover_fields(owner, now, lease_s))
         cursor = self._execute(
             f"update ledger set {assignments} "
             "where event_id = ? and state = ? and owner is ? and lease_expires_at is ?",
             [*values, new.event_id, RECEIVED, existing.owner, _stored(existing.lease_expires_at)],
         )
         current = self._require(new.event_id)
-        return Claim(claim_after_takeover(cursor.rowcount == 1, current), current)
+        return Claim(transitions.claim_after_takeover(cursor.rowcount == 1, current), current)
 
     def _owned_update(self, event_id: str, owner: str, fields: Mapping[str, Any]) -> LedgerEntry:
         assignments, values = _assignments(fields)
@@ -173,27 +165,27 @@ class SqliteLedger:
 
     def record_attempt(self, event_id: str, owner: str, attempts: int, now: dt.datetime) -> None:
         """Count a regulator attempt."""
-        self._owned_update(event_id, owner, attempt_fields(attempts, now))
+        self._owned_update(event_id, owner, transitions.attempt_fields(attempts, now))
 
     def mark_submitted(
         self, event_id: str, owner: str, reference: str, now: dt.datetime, latency_ms: int, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → SUBMITTED."""
-        return self._owned_update(event_id, owner, submitted_fields(reference, now, latency_ms, attempts))
+        return self._owned_update(event_id, owner, transitions.submitted_fields(reference, now, latency_ms, attempts))
 
     def mark_dead_lettered(
         self, event_id: str, owner: str, reason: str, now: dt.datetime, attempts: int
     ) -> LedgerEntry:
         """RECEIVED → DEAD_LETTERED."""
-        return self._owned_update(event_id, owner, dead_lettered_fields(reason, now, attempts))
+        return self._owned_update(event_id, owner, transitions.dead_lettered_fields(reason, now, attempts))
 
     def reopen(self, event_id: str, owner: str, now: dt.datetime, lease_s: float) -> LedgerEntry:
         """DEAD_LETTERED, or RECEIVED with an expired claim, → RECEIVED claimed by `owner`, for a replay."""
         entry = self._require(event_id)
-        if not replayable(entry, now):
+        if not transitions.replayable(entry, now):
             raise NotReplayableError(event_id, entry.state)
         # Only the entry as read: a concurrent replay or claim changed updated_at, and this updates nothing.
-        assignments, values = _assignments(reopen_fields(entry, owner, now, lease_s))
+        assignments, values = _assignments(transitions.reopen_fields(entry, owner, now, lease_s))
         cursor = self._execute(
             f"update ledger set {assignments} where event_id = ? and state = ? and updated_at = ?",
             [*values, event_id, entry.state, _text(entry.updated_at)],

@@ -15,6 +15,7 @@ from typing import Any, cast
 import yaml
 
 from orchestrator.specs.dbt_codegen import (
+    DBT_TYPES,
     JINJA_DELIMITERS,
     IndentedDumper,
     apply_generated_files,
@@ -33,15 +34,6 @@ _GENERATED_FOLDERS = ("models/streaming/staging", "models/streaming/curation", "
 _SOURCES_FILE = "models/streaming/staging/_streaming__sources.yml"
 _CURATED_MODELS_MACRO = "macros/generated/stream_curated_models.sql"
 _GROUPS = ("ids", "strings", "numerics", "booleans", "timestamps")
-
-# The text of a payload field as a typed SQL expression; dbt renders each per engine.
-_FROM_TEXT: dict[str, str] = {
-    "string": "{text}",
-    "integer": "cast({text} as {{{{ dbt.type_bigint() }}}})",
-    "decimal": "cast({text} as {{{{ type_decimal() }}}})",
-    "boolean": "cast({text} as {{{{ dbt.type_boolean() }}}})",
-    "timestamp": "{{{{ iso_timestamp_utc({text_jinja}) }}}}",
-}
 
 _RAW_COLUMNS = {
     "subscription_name": "The subscription that delivered the message.",
@@ -91,8 +83,12 @@ def _json_text(document: str, field: str) -> str:
 
 
 def _payload_expression(column: StreamColumn) -> str:
-    text = _json_text("data", column.field)
-    return _FROM_TEXT[column.type].format(text=text, text_jinja=f"json_text('data', '{column.field}')")
+    """The payload field's JSON text as the column's type; timestamps are ISO 8601 text, converted to UTC."""
+    if column.type == "string":
+        return _json_text("data", column.field)
+    if column.type == "timestamp":
+        return f"{{{{ iso_timestamp_utc(json_text('data', '{column.field}')) }}}}"
+    return f"cast({_json_text('data', column.field)} as {DBT_TYPES[cast(ColumnType, column.type)]})"
 
 
 def _staging_columns(spec: StreamSpec) -> dict[str, list[str]]:

@@ -20,6 +20,7 @@ from orchestrator.exceptions import UnsafeExpressionError
 from orchestrator.specs.model import CANONICAL_TRADE_FIELDS, ColumnType, SourceSpec
 
 __all__ = [
+    "DBT_TYPES",
     "GENERATED_MARKER",
     "JINJA_DELIMITERS",
     "IndentedDumper",
@@ -52,7 +53,7 @@ _LINEAGE_DESCRIPTIONS = {
 _GROUPS = ("ids", "strings", "numerics", "booleans", "timestamps")
 
 # dbt type expressions for spec types; they render per engine through dispatch.
-_DBT_TYPES: dict[ColumnType, str] = {
+DBT_TYPES: dict[ColumnType, str] = {
     "string": "{{ dbt.type_string() }}",
     "integer": "{{ dbt.type_bigint() }}",
     "decimal": "{{ type_decimal() }}",
@@ -180,7 +181,7 @@ def _render_expression(expression: str) -> str:
 
 
 def _cast(expression: str, column_type: ColumnType) -> str:
-    return f"cast({expression} as {_DBT_TYPES[column_type]})"
+    return f"cast({expression} as {DBT_TYPES[column_type]})"
 
 
 def column_group(name: str, column_type: ColumnType, key: str) -> str:
@@ -232,7 +233,7 @@ def _trade_staging_sql(spec: SourceSpec) -> str:
         field = _CANONICAL[name]
         mapping = spec.trade_mapping.get(name)
         if mapping is None:
-            expression = f"cast(null as {_DBT_TYPES[field.type]})"
+            expression = f"cast(null as {DBT_TYPES[field.type]})"
         else:
             expression = _cast(_render_expression(str(mapping)), field.type)
         grouped[field.group].append(f"{expression} as {name}")

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
+from streaming.spec import load_stream_specs
 from tests.conftest import REPO
 
 BASE = REPO / "orchestrator" / "k8s" / "base"
@@ -65,6 +66,15 @@ def test_every_lane_has_its_scheduled_jobs() -> None:
         "reporter mirror --json",
         "rebuild --select tag:regulatory --json",
     } <= commands
+
+
+def test_every_stream_spec_has_a_bridge_deployment() -> None:
+    bridged = {words[2] for _, words in WORKLOAD_COMMANDS if words[:2] == ["bridge", "run"] and len(words) > 2}
+    streams = {spec.name for spec in load_stream_specs(REPO / "source_specs")}
+    assert streams <= bridged, (
+        f"stream spec(s) {sorted(streams - bridged)} have no bridge: add a Deployment like "
+        "orchestrator/k8s/base/deployment-bridge.yaml running `mdp bridge run <name>`"
+    )
 
 
 @pytest.mark.parametrize(("workload", "words"), WORKLOAD_COMMANDS, ids=[name for name, _ in WORKLOAD_COMMANDS])

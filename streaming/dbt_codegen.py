@@ -12,15 +12,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
-import yaml
-
 from orchestrator.specs.dbt_codegen import (
     DBT_TYPES,
     JINJA_DELIMITERS,
-    IndentedDumper,
     apply_generated_files,
     column_group,
+    dump_yaml,
     plan_generated_files,
+    select_list,
 )
 from orchestrator.specs.model import ColumnType
 from streaming.exceptions import StreamSpecError
@@ -117,15 +116,6 @@ def _staging_columns(spec: StreamSpec) -> dict[str, list[str]]:
     return grouped
 
 
-def _select_list(grouped: Mapping[str, list[str]]) -> str:
-    blocks = [
-        f"        -- {group}\n" + ",\n".join(f"        {line}" for line in grouped[group])
-        for group in _GROUPS
-        if grouped[group]
-    ]
-    return ",\n\n".join(blocks)
-
-
 def _staging_sql(spec: StreamSpec) -> str:
     messages = f"{spec.name}_messages"
     return f"""{{# {_header(_label(spec))} #}}
@@ -154,7 +144,7 @@ with
 {messages}_parsed as (
 
     select
-{_select_list(_staging_columns(spec))}
+{select_list(_staging_columns(spec))}
 
     from {messages}
 
@@ -208,10 +198,7 @@ def _curated_sql(spec: StreamSpec) -> str:
 
 
 def _dump_yaml(label: str, document: Mapping[str, Any]) -> str:
-    body = yaml.dump(
-        dict(document), Dumper=IndentedDumper, sort_keys=False, width=120, allow_unicode=True, default_flow_style=False
-    )
-    return f"# {_header(label)}\n{body}"
+    return dump_yaml(_header(label), document)
 
 
 def _column_doc(column: StreamColumn) -> str:

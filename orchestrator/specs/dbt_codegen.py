@@ -23,11 +23,12 @@ __all__ = [
     "DBT_TYPES",
     "GENERATED_MARKER",
     "JINJA_DELIMITERS",
-    "IndentedDumper",
     "apply_generated_files",
     "column_group",
+    "dump_yaml",
     "generate_dbt_files",
     "plan_generated_files",
+    "select_list",
     "stale_dbt_files",
 ]
 
@@ -170,10 +171,6 @@ def _sql_header(spec_label: str) -> str:
     return f"-- {_header_text(spec_label)}\n"
 
 
-def _yaml_header(spec_label: str) -> str:
-    return f"# {_header_text(spec_label)}\n"
-
-
 def _render_expression(expression: str) -> str:
     """A spec expression re-rendered by sqlglot, so only what parsed reaches dbt."""
     rendered: str = parse_one(expression, read="duckdb").sql(dialect="duckdb")
@@ -196,8 +193,9 @@ def column_group(name: str, column_type: ColumnType, key: str) -> str:
     return "strings"
 
 
-def _select_list(grouped: Mapping[str, list[str]]) -> str:
-    """Column expressions under `-- <group>` comments, the lineage block last."""
+def select_list(grouped: Mapping[str, list[str]]) -> str:
+    """Column expressions under `-- <group>` comments (ids, strings, numerics, booleans, timestamps), the lineage
+    block last; empty groups are left out."""
     blocks: list[str] = []
     for group in (*_GROUPS, "lineage"):
         lines = grouped.get(group, [])
@@ -216,7 +214,7 @@ def _staging_sql(spec: SourceSpec, grouped: Mapping[str, list[str]], key: str, o
         + "),\n\n"
         + "renamed as (\n\n"
         + "    select\n"
-        + _select_list(grouped)
+        + select_list(grouped)
         + "\n\n    from source\n\n"
         + "),\n\n"
         + "latest_rows as (\n\n"
@@ -276,18 +274,23 @@ def _column_doc(spec: SourceSpec, name: str) -> str:
     return "; ".join(facts) + "."
 
 
-class IndentedDumper(yaml.SafeDumper):
+class _IndentedDumper(yaml.SafeDumper):
     """Indents block sequences under their key, as dbt's own examples do."""
 
     def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
         super().increase_indent(flow, False)
 
 
-def _dump_yaml(label: str, document: Mapping[str, Any]) -> str:
+def dump_yaml(header: str, document: Mapping[str, Any]) -> str:
+    """A generated YAML file: `header` as its first-line comment, then the document as dbt's examples lay it out."""
     body = yaml.dump(
-        dict(document), Dumper=IndentedDumper, sort_keys=False, width=120, allow_unicode=True, default_flow_style=False
+        dict(document), Dumper=_IndentedDumper, sort_keys=False, width=120, allow_unicode=True, default_flow_style=False
     )
-    return _yaml_header(label) + body
+    return f"# {header}\n{body}"
+
+
+def _dump_yaml(label: str, document: Mapping[str, Any]) -> str:
+    return dump_yaml(_header_text(label), document)
 
 
 def _sources_table(spec: SourceSpec) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, cast
 
 from orchestrator.specs.dbt_codegen import (
+    COLUMN_GROUPS,
     DBT_TYPES,
     JINJA_DELIMITERS,
     apply_generated_files,
@@ -32,7 +33,6 @@ STREAM_GENERATED_MARKER = "by streaming/dbt_codegen.py"
 _GENERATED_FOLDERS = ("models/streaming/staging", "models/streaming/curation", "macros/generated")
 _SOURCES_FILE = "models/streaming/staging/_streaming__sources.yml"
 _CURATED_MODELS_MACRO = "macros/generated/stream_curated_models.sql"
-_GROUPS = ("ids", "strings", "numerics", "booleans", "timestamps")
 
 _RAW_COLUMNS = {
     "subscription_name": "The subscription that delivered the message.",
@@ -92,7 +92,7 @@ def _payload_expression(column: StreamColumn) -> str:
 
 def _staging_columns(spec: StreamSpec) -> dict[str, list[str]]:
     """The staging model's select list by column group: the standard columns, then the spec's, in spec order."""
-    grouped: dict[str, list[str]] = {group: [] for group in _GROUPS}
+    grouped: dict[str, list[str]] = {group: [] for group in COLUMN_GROUPS}
     grouped["ids"] += [f"{_json_text('data', spec.event_id_field)} as event_id", "message_id"]
     grouped["strings"] += [
         f"{_json_text('attributes', 'source')} as source",

@@ -20,6 +20,7 @@ from orchestrator.exceptions import UnsafeExpressionError
 from orchestrator.specs.model import CANONICAL_TRADE_FIELDS, ColumnType, SourceSpec
 
 __all__ = [
+    "COLUMN_GROUPS",
     "DBT_TYPES",
     "GENERATED_MARKER",
     "JINJA_DELIMITERS",
@@ -51,7 +52,7 @@ _LINEAGE_DESCRIPTIONS = {
     "_ingested_at": "When the validator staged the row (UTC).",
 }
 
-_GROUPS = ("ids", "strings", "numerics", "booleans", "timestamps")
+COLUMN_GROUPS = ("ids", "strings", "numerics", "booleans", "timestamps")
 
 # dbt type expressions for spec types; they render per engine through dispatch.
 DBT_TYPES: dict[ColumnType, str] = {
@@ -197,7 +198,7 @@ def select_list(grouped: Mapping[str, list[str]]) -> str:
     """Column expressions under `-- <group>` comments (ids, strings, numerics, booleans, timestamps), the lineage
     block last; empty groups are left out."""
     blocks: list[str] = []
-    for group in (*_GROUPS, "lineage"):
+    for group in (*COLUMN_GROUPS, "lineage"):
         lines = grouped.get(group, [])
         if lines:
             blocks.append(f"        -- {group}\n" + ",\n".join(f"        {line}" for line in lines))
@@ -225,7 +226,7 @@ def _staging_sql(spec: SourceSpec, grouped: Mapping[str, list[str]], key: str, o
 
 
 def _trade_staging_sql(spec: SourceSpec) -> str:
-    grouped: dict[str, list[str]] = {group: [] for group in _GROUPS}
+    grouped: dict[str, list[str]] = {group: [] for group in COLUMN_GROUPS}
     labels = {"source_name": spec.name, "domain": spec.domain, "source_system": spec.source_system}
     for name in CANONICAL_TRADE_FIELDS:
         field = _CANONICAL[name]
@@ -246,7 +247,7 @@ def _trade_staging_sql(spec: SourceSpec) -> str:
 
 def _reference_staging_sql(spec: SourceSpec) -> str:
     key = spec.source_id_field
-    grouped: dict[str, list[str]] = {group: [] for group in _GROUPS}
+    grouped: dict[str, list[str]] = {group: [] for group in COLUMN_GROUPS}
     for column in spec.columns:
         group = column_group(column.name, column.type, key)
         grouped[group].append(f"{_cast(column.name, column.type)} as {column.name}")

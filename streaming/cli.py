@@ -29,7 +29,8 @@ from streaming.spec import find_stream_spec, load_stream_specs
 
 bridge_app = typer.Typer(help="The Kafka -> Pub/Sub bridge of the streaming lane.", no_args_is_help=True)
 stream_app = typer.Typer(
-    help="Streaming lane runbook: streams, the hourly build, the daily check, lag, sequence gaps.", no_args_is_help=True
+    help="Streaming lane runbook: streams, the hourly build, the daily check, lag, sequence gaps, rejected events.",
+    no_args_is_help=True,
 )
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
@@ -203,10 +204,11 @@ def stream_load(
 
 @stream_app.command("list")
 def stream_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Every stream spec: Kafka topics, Pub/Sub topics, raw table."""
+    """Every stream spec: owner, Kafka topics, Pub/Sub topics, raw table."""
     rows = [
         {
             "name": spec.name,
+            "owner": spec.owner,
             "kafka_topics": ", ".join(spec.kafka_topics),
             "consumer_group": spec.consumer_group,
             "pubsub_topic": spec.pubsub_topic,
@@ -241,16 +243,25 @@ def stream_build(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """The hourly streaming build: `dbt build --select tag:streaming` (dedupe, merge, gaps, lag)."""
+    """The hourly streaming build: `dbt build --select tag:streaming` (dedupe, reject, merge, gaps, lag); says how
+    many events it rejected."""
     variables: dict[str, int] = {"stream_lookback_hours": lookback_hours}
     if window_hours is not None:
         variables["stream_staging_window_hours"] = window_hours
-    result = runbook.build_streaming_models(_settings(ctx), variables, full_refresh)
-    payload = {"command": result.command, "status": result.status, "message": result.message}
+    settings = _settings(ctx)
+    result = runbook.build_streaming_models(settings, variables, full_refresh)
+    warehouse = open_warehouse(settings)
+    try:
+        rejected = runbook.rejected_since(warehouse, result.started_at)
+    finally:
+        warehouse.close()
+    payload = {"command": result.command, "status": result.status, "message": result.message, "rejected": rejected}
     if as_json:
         print_json(payload)
-    else:
-        typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
+        return
+    typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
+    if rejected:
+        typer.echo(f"{rejected} events rejected by their stream spec, kept out of curation: `mdp stream rejects`")
 
 
 @stream_app.command("check")
@@ -301,3 +312,26 @@ def stream_gaps(
         print_json(rows)
     else:
         print_table("sequence gaps", rows)
+
+
+@stream_app.command("rejects")
+def stream_rejects(
+    ctx: typer.Context,
+    hours: Annotated[int, typer.Option(min=1, help="First ingested in the last this many hours.")] = 24,
+    source: Annotated[str | None, typer.Option(help="Only this stream (spec name).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many events, newest first.")] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON array, each event with its payload, instead of a table.")
+    ] = False,
+) -> None:
+    """Events their stream spec rejected, with the reason naming each field, rule and value, and where they are in
+    Kafka (control.streaming_rejected_events, as of the last build)."""
+    warehouse = open_warehouse(_settings(ctx))
+    try:
+        rows = runbook.rejects(warehouse, hours, source, limit, with_payload=as_json)
+    finally:
+        warehouse.close()
+    if as_json:
+        print_json(rows)
+    else:
+        print_table("rejected stream events", rows)

@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from orchestrator.specs.dbt_codegen import (
     COLUMN_GROUPS,
-    DBT_TYPES,
     JINJA_DELIMITERS,
     apply_generated_files,
     column_group,
@@ -32,7 +31,7 @@ STREAM_GENERATED_MARKER = "by streaming/dbt_codegen.py"
 
 _GENERATED_FOLDERS = ("models/streaming/staging", "models/streaming/curation", "macros/generated")
 _SOURCES_FILE = "models/streaming/staging/_streaming__sources.yml"
-_CURATED_MODELS_MACRO = "macros/generated/stream_curated_models.sql"
+_STREAM_MODELS_MACROS = "macros/generated/stream_models.sql"
 
 _RAW_COLUMNS = {
     "subscription_name": "The subscription that delivered the message.",
@@ -81,13 +80,52 @@ def _json_text(document: str, field: str) -> str:
     return f"{{{{ json_text('{document}', '{field}') }}}}"
 
 
+def _text_column(column: StreamColumn) -> str:
+    """The staging column holding a typed field's JSON text, which the rejection checks read; spec column names
+    start with a letter, so it cannot collide with one."""
+    return f"_text_{column.name}"
+
+
 def _payload_expression(column: StreamColumn) -> str:
-    """The payload field's JSON text as the column's type; timestamps are ISO 8601 text, converted to UTC."""
+    """The payload field as the column's type (macro stream_value), from its JSON text."""
+    text = _json_text("data", column.field)
     if column.type == "string":
-        return _json_text("data", column.field)
-    if column.type == "timestamp":
-        return f"{{{{ iso_timestamp_utc(json_text('data', '{column.field}')) }}}}"
-    return f"cast({_json_text('data', column.field)} as {DBT_TYPES[cast(ColumnType, column.type)]})"
+        return text
+    return f"{{{{ stream_value(json_text('data', '{column.field}'), '{column.type}') }}}}"
+
+
+def _checked_texts(spec: StreamSpec) -> list[str]:
+    """The JSON text of each field that converts to a type other than string, for the rejection checks."""
+    texts = [_json_text("data", spec.event_time_field) + " as _text_event_at"]
+    texts += [
+        f"{_json_text('data', column.field)} as {_text_column(column)}"
+        for column in spec.columns
+        if column.type != "string"
+    ]
+    return texts
+
+
+def _jinja_string(text: str) -> str:
+    # Names and values are checked by the spec schema (no quotes or backslashes), so plain quoting is safe.
+    return f"'{text}'"
+
+
+def _problems(spec: StreamSpec) -> list[str]:
+    """The stream spec's rules as calls of the stream_*_problem macros, one per rule, in spec order."""
+    problems = [
+        f"stream_unconverted_problem('_text_event_at', 'event_at', {_jinja_string(spec.event_time_field)}, 'timestamp')"
+    ]
+    for column in spec.columns:
+        field = _jinja_string(column.field)
+        text = column.name if column.type == "string" else _text_column(column)
+        if not column.nullable:
+            problems.append(f"stream_missing_problem('{text}', {field})")
+        if column.type != "string":
+            problems.append(f"stream_unconverted_problem('{text}', '{column.name}', {field}, '{column.type}')")
+        if column.allowed_values:
+            values = ", ".join(_jinja_string(value) for value in column.allowed_values)
+            problems.append(f"stream_not_allowed_problem('{column.name}', {field}, [{values}])")
+    return problems
 
 
 def _staging_columns(spec: StreamSpec) -> dict[str, list[str]]:
@@ -116,8 +154,17 @@ def _staging_columns(spec: StreamSpec) -> dict[str, list[str]]:
     return grouped
 
 
+def _column_names(grouped: Mapping[str, list[str]]) -> list[str]:
+    """The names of a select list's columns, in the order select_list writes them."""
+    return [line.rsplit(" as ", 1)[-1] for group in COLUMN_GROUPS for line in grouped.get(group, [])]
+
+
 def _staging_sql(spec: StreamSpec) -> str:
     messages = f"{spec.name}_messages"
+    grouped = _staging_columns(spec)
+    texts = ",\n".join(f"        {text}" for text in _checked_texts(spec))
+    problems = ",\n".join(f"            {problem}" for problem in _problems(spec))
+    kept = ",\n".join(f"        {name}" for name in _column_names(grouped))
     return f"""{{# {_header(_label(spec))} #}}
 {{#-
     At-least-once delivery lands an event more than once (redelivered messages,
@@ -144,16 +191,42 @@ with
 {messages}_parsed as (
 
     select
-{select_list(_staging_columns(spec))}
+{select_list(grouped)},
+
+        -- payload text the checks read
+{texts},
+        data
 
     from {messages}
+
+),
+
+-- The stream spec's rules (macro stream_rejection_reason): an event that breaks one is rejected, not curated.
+{messages}_checked as (
+
+    select
+        *,
+        {{{{ stream_rejection_reason([
+{problems}
+        ]) }}}} as rejection_reason
+    from {messages}_parsed
+
+),
+
+{messages}_triaged as (
+
+    select
+{kept},
+        rejection_reason,
+        case when rejection_reason is not null then data end as rejected_payload
+    from {messages}_checked
 
 ),
 
 {spec.name}_events_deduplicated as (
 
     {{{{ latest_row_per_key(
-        '{messages}_parsed',
+        '{messages}_triaged',
         'event_id',
         ['ingested_at asc', 'published_at asc', 'message_id asc']
     ) }}}}
@@ -172,6 +245,7 @@ def _business_columns(spec: StreamSpec) -> list[str]:
 
 
 def _curated_sql(spec: StreamSpec) -> str:
+    kept = "".join(f"\n    '{name}'," for name in _column_names(_staging_columns(spec)))
     columns = "".join(f"\n    '{name}'," for name in _business_columns(spec))
     return f"""{{# {_header(_label(spec))} #}}
 {{{{
@@ -192,7 +266,8 @@ def _curated_sql(spec: StreamSpec) -> str:
 }}}}
 
 {{#- The hourly merge; see macro curated_stream_events. -#}}
-{{{{ curated_stream_events('{_staging_model(spec)}', '{spec.raw_table}', [{columns}
+{{{{ curated_stream_events('{_staging_model(spec)}', '{spec.raw_table}', [{kept}
+], [{columns}
 ]) }}}}
 """
 
@@ -228,8 +303,8 @@ def _staging_yaml(spec: StreamSpec) -> str:
         *({"name": column.name, "description": _column_doc(column)} for column in spec.columns),
         {
             "name": "event_at",
-            "description": f"Payload field {spec.event_time_field}: when the event happened (UTC); null if it is "
-            "not ISO 8601.",
+            "description": f"Payload field {spec.event_time_field}: when the event happened (UTC); an event "
+            "whose value is not ISO 8601 is rejected.",
         },
         {"name": "kafka_produced_at", "description": "The Kafka message timestamp (producer create time, UTC)."},
         {"name": "published_at", "description": "When Pub/Sub accepted the message (UTC)."},
@@ -238,6 +313,12 @@ def _staging_yaml(spec: StreamSpec) -> str:
             "description": "When the first copy reached the warehouse (UTC).",
             "data_tests": ["not_null"],
         },
+        {
+            "name": "rejection_reason",
+            "description": "Null when the event keeps every rule of its stream spec; else each rule it breaks "
+            "(macro stream_rejection_reason): it is recorded in control.streaming_rejected_events, not curated.",
+        },
+        {"name": "rejected_payload", "description": "The payload of a rejected event; null for the others."},
     ]
     model = {
         "name": _staging_model(spec),
@@ -312,17 +393,26 @@ def _folder_label(specs: Sequence[StreamSpec]) -> str:
     return ", ".join(f"{folder}/*.yaml" for folder in folders) or "no stream specs"
 
 
-def _curated_models_macro(specs: Sequence[StreamSpec]) -> str:
-    listed = "".join(f"        '{_curated_model(spec)}',\n" for spec in specs)
+def _stream_models_macros(specs: Sequence[StreamSpec]) -> str:
+    def listing(models: list[str]) -> str:
+        return "".join(f"        '{model}',\n" for model in models)
+
     return (
         f"{{# {_header(_folder_label(specs))} #}}\n"
         "{#\n"
-        "    Returns the names of every curated stream model, one per stream spec. Models\n"
-        "    loop over it with ref() so dbt sees each dependency at parse time.\n"
+        "    The models of every stream spec, one per spec: stream_staging_models() returns\n"
+        "    the staging models, stream_curated_models() the curated ones. Models loop over\n"
+        "    them with ref() so dbt sees each dependency at parse time.\n"
         "#}\n"
+        "{% macro stream_staging_models() -%}\n"
+        "    {{ return([\n"
+        f"{listing([_staging_model(spec) for spec in specs])}"
+        "    ]) }}\n"
+        "{%- endmacro %}\n"
+        "\n"
         "{% macro stream_curated_models() -%}\n"
         "    {{ return([\n"
-        f"{listed}"
+        f"{listing([_curated_model(spec) for spec in specs])}"
         "    ]) }}\n"
         "{%- endmacro %}\n"
     )
@@ -333,7 +423,7 @@ def _render_all(specs: Sequence[StreamSpec]) -> dict[str, str]:
     ordered = sorted(specs, key=lambda spec: spec.name)
     for spec in ordered:
         _reject_jinja(spec)
-    files = {_SOURCES_FILE: _sources_yaml(ordered), _CURATED_MODELS_MACRO: _curated_models_macro(ordered)}
+    files = {_SOURCES_FILE: _sources_yaml(ordered), _STREAM_MODELS_MACROS: _stream_models_macros(ordered)}
     for spec in ordered:
         staging = f"models/streaming/staging/{spec.name}"
         files[f"{staging}/{_staging_model(spec)}.sql"] = _staging_sql(spec)

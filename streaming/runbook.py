@@ -1,4 +1,4 @@
-"""Services behind the streaming runbook commands: the hourly dbt build, lag and sequence gaps."""
+"""Services behind the streaming runbook commands: the hourly dbt build, lag, sequence gaps, rejected events."""
 
 from __future__ import annotations
 
@@ -74,3 +74,39 @@ def gaps(warehouse: Warehouse, min_severity: str, confirmed_only: bool) -> list[
         {"min_rank": SEVERITIES.index(min_severity), "confirmed_only": confirmed_only},
     )
     return [_jsonable(row) for row in rows]
+
+
+_REJECT_COLUMNS = (
+    "source, event_id, kafka_topic, kafka_partition, kafka_offset, sequence_number, rejection_reason, "
+    "ingested_at, _recorded_at as recorded_at"
+)
+
+
+def rejects(
+    warehouse: Warehouse, hours: int, source: str | None = None, limit: int = 100, with_payload: bool = False
+) -> list[dict[str, Any]]:
+    """Events their stream spec rejected, first ingested in the last `hours`, newest first
+    (from `control.streaming_rejected_events`); `with_payload` adds each event's payload."""
+    since = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours)
+    payload = ", rejected_payload" if with_payload else ""
+    params: dict[str, Any] = {"since": since}
+    if source is not None:
+        params["source"] = source
+    rows = warehouse.query(
+        f"select {_REJECT_COLUMNS}{payload} from {warehouse.table('control', 'streaming_rejected_events')} "
+        f"where ingested_at >= @since{' and source = @source' if source is not None else ''} "
+        f"order by ingested_at desc, source, event_id limit {int(limit)}",
+        params,
+    )
+    return [_jsonable(row) for row in rows]
+
+
+def rejected_since(warehouse: Warehouse, recorded_since: dt.datetime) -> int:
+    """How many rejected events builds started at or after `recorded_since` (naive UTC) recorded."""
+    rows = warehouse.query(
+        f"select count(*) as rejected from {warehouse.table('control', 'streaming_rejected_events')} "
+        f"where _recorded_at >= @since",
+        # The build stamps its start to the second.
+        {"since": recorded_since.replace(microsecond=0)},
+    )
+    return int(rows[0]["rejected"])

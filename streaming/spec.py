@@ -32,6 +32,8 @@ STANDARD_COLUMNS = (
     "kafka_produced_at",
     "published_at",
     "ingested_at",
+    "rejection_reason",
+    "rejected_payload",
     "_row_hash",
     "_dbt_invocation_id",
     "_curated_at",

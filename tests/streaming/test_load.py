@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from google.pubsub_v1.types import PubsubMessage
@@ -29,15 +31,26 @@ from tests.streaming.support import (
     wait_until,
 )
 
+# Events that break the rfq spec, by number after the first: the payload fields that break it, the reason given.
+BREAKING: dict[int, tuple[dict[str, Any], str]] = {
+    7: ({"quantity": "1,000"}, 'payload field quantity: "1,000" is not a decimal number'),
+    8: (
+        {"side": "HOLD", "rfq_id": None},
+        'payload field rfq_id is missing or null | payload field side: "HOLD" is not one of BUY, SELL',
+    ),
+    9: ({"event_at": "20/11/2026"}, 'payload field event_at: "20/11/2026" is not an ISO 8601 timestamp'),
+}
 
-def _publish(project: str, topic: str, count: int) -> None:
+
+def _publish(project: str, topic: str, count: int, first: int = 0) -> None:
+    """`count` rfq events numbered from `first`, as the bridge publishes them."""
     publisher = publisher_client()
     try:
         path = publisher.topic_path(project, topic)
-        for start in range(0, count, 500):
+        for start in range(first, first + count, 500):
             messages = [
                 PubsubMessage(
-                    data=rfq_event(n, n),
+                    data=rfq_event(n, n, **BREAKING.get(n - first, ({}, ""))[0]),
                     # The attributes the bridge sets on every message.
                     attributes={
                         "source": "rfq",
@@ -48,7 +61,7 @@ def _publish(project: str, topic: str, count: int) -> None:
                         "kafka_timestamp": "1795000000000",
                     },
                 )
-                for n in range(start, min(start + 500, count))
+                for n in range(start, min(start + 500, first + count))
             ]
             publisher.publish(topic=path, messages=messages)
     finally:
@@ -153,7 +166,10 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
         timeout=120,
     )
     assert created.returncode == 0, created.stderr
-    _publish(project, spec.pubsub_topic, 1200)
+    # Event ids of their own: the emulator keeps the rejections of earlier runs. Under a million: the emulator
+    # reads larger JSON numbers as floats ("7.5e+09").
+    first = random.randrange(1, 400) * 2000
+    _publish(project, spec.pubsub_topic, 1200, first)
     loaded = subprocess.run(
         [MDP, "stream-load", "rfq", "--idle-exit", "2", "--batch-wait", "0.3", "--json"],
         env=environment,
@@ -176,13 +192,13 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     finally:
         client.close()  # type: ignore[no-untyped-call]
     assert [(row["messages"], row["events"]) for row in rows] == [(1200, 1200)]
-    _build_streaming_models_on_bigquery(environment)
+    _build_streaming_models_on_bigquery(environment, first)
 
 
-def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
+def _build_streaming_models_on_bigquery(environment: dict[str, str], first: int) -> None:
     """`mdp stream build` runs the streaming dbt models, their unit and data tests, on BigQuery SQL; the second
     build takes the incremental merge path. `mdp stream check` runs the data tests over whole tables."""
-    for _ in range(2):
+    for rejected in (len(BREAKING), 0):
         built = subprocess.run(
             [MDP, "stream", "build", "--json"],
             env=environment,
@@ -193,6 +209,21 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
         )
         assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
         assert json.loads(built.stdout)["status"] == "success"
+        assert json.loads(built.stdout)["rejected"] == rejected, "a rejection is recorded once"
+    listed = subprocess.run(
+        [MDP, "stream", "rejects", "--source", "rfq", "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    expected = {f"EV{first + number:09d}": reason for number, (_, reason) in BREAKING.items()}
+    rejects = {row["event_id"]: row for row in json.loads(listed.stdout) if row["event_id"] in expected}
+    assert {event_id: row["rejection_reason"] for event_id, row in rejects.items()} == expected
+    held = rejects[f"EV{first + 8:09d}"]
+    assert (json.loads(held["rejected_payload"])["side"], held["kafka_offset"]) == ("HOLD", first + 8)
     # The daily audit runs the same data tests over whole tables.
     checked = subprocess.run(
         [MDP, "stream", "check", "--json"], env=environment, capture_output=True, text=True, check=False, timeout=600
@@ -204,7 +235,10 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str]) -> None:
         staged = list(
             client.query("select count(*) as n, count(distinct event_id) as ids from staging.stg_rfq__events")
         )
+        curated = list(client.query("select count(*) as n from curation.rfq_events"))
+        recorded = list(client.query("select count(*) as n from control.streaming_rejected_events"))
     finally:
         client.close()  # type: ignore[no-untyped-call]
     # Every distinct event in the raw stream is in staging exactly once.
     assert staged[0]["n"] == staged[0]["ids"] == raw[0]["n"] >= 1200
+    assert curated[0]["n"] == raw[0]["n"] - recorded[0]["n"], "rejected events are not curated"

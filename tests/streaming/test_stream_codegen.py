@@ -52,7 +52,10 @@ columns:
 """
 
 
-def _quote_row(number: int, sequence: int, minutes_ago: int, now: dt.datetime, message: str = "") -> dict[str, Any]:
+def _quote_row(
+    number: int, sequence: int, minutes_ago: int, now: dt.datetime, message: str = "", **changes: Any
+) -> dict[str, Any]:
+    """A raw quotes message; `changes` replace payload fields (None removes one)."""
     ingested = now - dt.timedelta(minutes=minutes_ago)
     attributes = {
         "source": "quotes",
@@ -73,6 +76,7 @@ def _quote_row(number: int, sequence: int, minutes_ago: int, now: dt.datetime, m
         "validUntil": "2026-11-20T10:00:30+01:00",
         "side": "TWO_WAY",
     }
+    data = {name: value for name, value in (data | changes).items() if value is not None}
     return {
         "subscription_name": "mdp-quotes-warehouse",
         "message_id": message or f"q-{number}",
@@ -81,6 +85,14 @@ def _quote_row(number: int, sequence: int, minutes_ago: int, now: dt.datetime, m
         "attributes": json.dumps(attributes),
         "_ingested_at": ingested,
     }
+
+
+# Events that break the quotes spec, by number (= sequence), and the payload fields that break it.
+BREAKING: dict[int, dict[str, Any]] = {
+    8: {"bidSize": 5.5, "firm": "yes"},
+    9: {"quoteId": None, "side": "HOLD"},
+    10: {"quotedAt": "yesterday", "bidPrice": "12,5", "validUntil": "2026-13-01T00:00:00Z"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +113,9 @@ def two_streams(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     assert generated.returncode == 0, generated.stderr
     settings = Settings(home=work / "home", specs_dir=specs_dir, dbt_project_dir=project_dir)
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-    rows = [_quote_row(n, n, 30, now) for n in (1, 2, 3, 7)] + [_quote_row(2, 2, 10, now, message="redelivered")]
+    rows = [_quote_row(n, n, 30, now) for n in (1, 2, 3, 7, 11)] + [_quote_row(2, 2, 10, now, message="redelivered")]
+    rows += [_quote_row(number, number, 20, now, **changes) for number, changes in BREAKING.items()]
+    rows.append(_quote_row(8, 8, 5, now, message="redelivered-8", **BREAKING[8]))
     warehouse = DuckDBWarehouse(settings.warehouse_path)
     try:
         warehouse.append_stream_messages("quotes_stream", pa.Table.from_pylist(rows, STREAM_SCHEMA))
@@ -126,8 +140,9 @@ def test_a_new_stream_spec_generates_its_models(two_streams: Settings) -> None:
     project = two_streams.dbt_project_dir
     assert (project / "models/streaming/staging/quotes/stg_quotes__events.sql").is_file()
     assert (project / "models/streaming/curation/quotes_events.sql").is_file()
-    listed = (project / "macros/generated/stream_curated_models.sql").read_text()
+    listed = (project / "macros/generated/stream_models.sql").read_text()
     assert "'quotes_events'," in listed
+    assert "'stg_quotes__events'," in listed
     assert "'rfq_events'," in listed
     # Removing the spec removes its generated files on the next generation.
     specs = [spec for spec in load_stream_specs(two_streams.specs_dir) if spec.name != "quotes"]
@@ -139,7 +154,7 @@ def test_a_new_stream_spec_generates_its_models(two_streams: Settings) -> None:
 
 def test_the_new_stream_is_typed_deduplicated_and_curated(two_streams: Settings) -> None:
     curated = _rows(two_streams, "select * from curation.quotes_events order by sequence_number")
-    assert [row["event_id"] for row in curated] == ["Q000001", "Q000002", "Q000003", "Q000007"]
+    assert [row["event_id"] for row in curated] == ["Q000001", "Q000002", "Q000003", "Q000007", "Q000011"]
     second = curated[1]
     assert second["message_id"] == "q-2", "the first copy by ingestion time wins"
     assert (second["bid_size"], str(second["bid_price"]), second["is_firm"]) == (5_000_002, "101.125000000", True)
@@ -149,12 +164,42 @@ def test_the_new_stream_is_typed_deduplicated_and_curated(two_streams: Settings)
 
 def test_lag_and_gaps_cover_every_stream(two_streams: Settings) -> None:
     lag = _rows(two_streams, "select source, sum(events) as events from control.streaming_lag group by source")
-    assert lag == [{"source": "quotes", "events": 4}], "rfq has landed nothing here"
+    assert lag == [{"source": "quotes", "events": 8}], "5 curated and 3 rejected; rfq has landed nothing here"
     gaps = _rows(
         two_streams,
         "select source, first_missing_sequence, last_missing_sequence, severity from control.streaming_sequence_gaps",
     )
-    assert gaps == [{"source": "quotes", "first_missing_sequence": 4, "last_missing_sequence": 6, "severity": "MEDIUM"}]
+    assert gaps == [
+        {"source": "quotes", "first_missing_sequence": 4, "last_missing_sequence": 6, "severity": "MEDIUM"}
+    ], "the rejected events 8 to 10 landed: they are no gap"
+
+
+def test_events_breaking_the_spec_are_rejected_with_every_reason(two_streams: Settings) -> None:
+    rejected = _rows(
+        two_streams,
+        "select event_id, message_id, kafka_partition, kafka_offset, sequence_number, rejection_reason, "
+        "rejected_payload from control.streaming_rejected_events where source = 'quotes' order by event_id",
+    )
+    assert [(row["event_id"], row["kafka_offset"], row["message_id"]) for row in rejected] == [
+        ("Q000008", 8, "q-8"),
+        ("Q000009", 9, "q-9"),
+        ("Q000010", 10, "q-10"),
+    ], "one row per event, its first copy"
+    assert [row["rejection_reason"] for row in rejected] == [
+        'payload field bidSize: "5.5" is not an integer | payload field firm: "yes" is not a boolean (true or false)',
+        'payload field quoteId is missing or null | payload field side: "HOLD" is not one of BID, ASK, TWO_WAY',
+        'payload field quotedAt: "yesterday" is not an ISO 8601 timestamp | '
+        'payload field bidPrice: "12,5" is not a decimal number | '
+        'payload field validUntil: "2026-13-01T00:00:00Z" is not an ISO 8601 timestamp',
+    ]
+    assert json.loads(rejected[1]["rejected_payload"])["side"] == "HOLD"
+
+
+def test_a_rejection_is_recorded_once_and_never_rewritten(two_streams: Settings) -> None:
+    sql = "select event_id, _recorded_at from control.streaming_rejected_events order by event_id"
+    before = _rows(two_streams, sql)
+    build_streaming_models(two_streams)
+    assert _rows(two_streams, sql) == before
 
 
 @pytest.mark.parametrize(

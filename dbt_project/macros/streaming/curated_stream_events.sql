@@ -1,7 +1,9 @@
 {#
     Returns the SELECT of a curated stream model (`<stream>_events`): its staged events
-    (`staging_model`, deduplicated by event_id) to merge this hour, each with the MD5 of
-    its `business_columns` (_row_hash), the dbt invocation and the build time.
+    (`staging_model`, deduplicated by event_id) to merge this hour, but those its
+    spec rejects (control.streaming_rejected_events), with their `columns` (in table
+    order), the MD5 of their `business_columns` (_row_hash), the dbt invocation and
+    the build time.
 
     The hourly merge (`mdp stream build`): events first ingested since the start of
     the hour of the newest curated event, minus stream_lookback_hours, are merged on
@@ -13,7 +15,7 @@
     (`mdp stream build --full-refresh`) rebuilds the table from every raw message
     of `raw_table` (a table of source raw_streams).
 #}
-{% macro curated_stream_events(staging_model, raw_table, business_columns) -%}
+{% macro curated_stream_events(staging_model, raw_table, columns, business_columns) -%}
 {%- set lookback_hours = var('stream_lookback_hours', 3) | int -%}
 {%- set window_hours = var('stream_staging_window_hours') | int -%}
 {%- set horizon_hours = var('stream_duplicate_horizon_hours') | int -%}
@@ -27,10 +29,19 @@ staged_events as (
 
 ),
 
+accepted_events as (
+
+    select
+        {{ columns | join(',\n        ') }}
+    from staged_events
+    where rejection_reason is null
+
+),
+
 events_to_merge as (
 
     select *
-    from staged_events
+    from accepted_events
     {%- if merge_start is not none %}
     where ingested_at >= cast('{{ merge_start }}' as {{ dbt.type_timestamp() }})
     {%- endif %}

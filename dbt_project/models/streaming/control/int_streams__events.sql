@@ -1,7 +1,8 @@
 {#-
-    Every curated stream's events with the columns all streams share, so the control
-    models (lag, sequence gaps) cover each stream spec without naming it. The curated
-    models come from the generated macro stream_curated_models().
+    Every stream event that landed, curated or rejected by its spec, with the columns
+    all streams share, so the control models (lag, sequence gaps) cover each stream
+    spec without naming it, and a rejected event is not a gap. The curated models come
+    from the generated macro stream_curated_models().
 -#}
 {{ config(materialized='view') }}
 
@@ -21,13 +22,19 @@ with
 
 {% endfor -%}
 
+streaming_rejected_events as (
+
+    select {{ shared_columns | join(', ') }} from {{ ref('streaming_rejected_events') }}
+
+),
+
 stream_events_unioned as (
 
     {% for model in stream_curated_models() -%}
     select * from {{ model }}
-    {% if not loop.last %}union all
-    {% endif -%}
-    {%- endfor %}
+    union all
+    {% endfor -%}
+    select * from streaming_rejected_events
 
 )
 

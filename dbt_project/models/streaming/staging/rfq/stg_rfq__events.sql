@@ -45,23 +45,77 @@ rfq_messages_parsed as (
         cast({{ json_text('attributes', 'kafka_partition') }} as {{ dbt.type_bigint() }}) as kafka_partition,
         cast({{ json_text('attributes', 'kafka_offset') }} as {{ dbt.type_bigint() }}) as kafka_offset,
         cast({{ json_text('data', 'sequence') }} as {{ dbt.type_bigint() }}) as sequence_number,
-        cast({{ json_text('data', 'quantity') }} as {{ type_decimal() }}) as quantity,
-        cast({{ json_text('data', 'price') }} as {{ type_decimal() }}) as price,
+        {{ stream_value(json_text('data', 'quantity'), 'decimal') }} as quantity,
+        {{ stream_value(json_text('data', 'price'), 'decimal') }} as price,
 
         -- timestamps
         {{ iso_timestamp_utc(json_text('data', 'event_at')) }} as event_at,
         {{ timestamp_from_epoch_ms(json_text('attributes', 'kafka_timestamp')) }} as kafka_produced_at,
         publish_time as published_at,
-        _ingested_at as ingested_at
+        _ingested_at as ingested_at,
+
+        -- payload text the checks read
+        {{ json_text('data', 'event_at') }} as _text_event_at,
+        {{ json_text('data', 'quantity') }} as _text_quantity,
+        {{ json_text('data', 'price') }} as _text_price,
+        data
 
     from rfq_messages
+
+),
+
+-- The stream spec's rules (macro stream_rejection_reason): an event that breaks one is rejected, not curated.
+rfq_messages_checked as (
+
+    select
+        *,
+        {{ stream_rejection_reason([
+            stream_unconverted_problem('_text_event_at', 'event_at', 'event_at', 'timestamp'),
+            stream_missing_problem('rfq_id', 'rfq_id'),
+            stream_not_allowed_problem('event_type', 'event_type', ['REQUEST', 'QUOTE', 'COUNTER', 'TRADE', 'REJECT', 'EXPIRE']),
+            stream_not_allowed_problem('side', 'side', ['BUY', 'SELL']),
+            stream_unconverted_problem('_text_quantity', 'quantity', 'quantity', 'decimal'),
+            stream_unconverted_problem('_text_price', 'price', 'price', 'decimal')
+        ]) }} as rejection_reason
+    from rfq_messages_parsed
+
+),
+
+rfq_messages_triaged as (
+
+    select
+        event_id,
+        message_id,
+        rfq_id,
+        isin,
+        client_lei,
+        dealer_id,
+        platform_mic,
+        source,
+        schema_version,
+        kafka_topic,
+        event_type,
+        side,
+        currency,
+        kafka_partition,
+        kafka_offset,
+        sequence_number,
+        quantity,
+        price,
+        event_at,
+        kafka_produced_at,
+        published_at,
+        ingested_at,
+        rejection_reason,
+        case when rejection_reason is not null then data end as rejected_payload
+    from rfq_messages_checked
 
 ),
 
 rfq_events_deduplicated as (
 
     {{ latest_row_per_key(
-        'rfq_messages_parsed',
+        'rfq_messages_triaged',
         'event_id',
         ['ingested_at asc', 'published_at asc', 'message_id asc']
     ) }}

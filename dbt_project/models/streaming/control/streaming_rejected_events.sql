@@ -1,0 +1,84 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        partition_by=(
+            {'field': 'ingested_at', 'data_type': 'timestamp', 'granularity': 'day'}
+            if target.type == 'bigquery' else none
+        )
+    )
+}}
+
+{#-
+    Every stream event its stream spec rejects (a required field missing, a value
+    that does not convert to its column type or is not an allowed value; see macro
+    stream_rejection_reason), one row per source and event_id, with the reason and
+    the payload. Rejected events stay out of the curated models; their sequence
+    numbers are not gaps. Each hourly build adds the rejected events staging holds
+    that are not recorded yet; a row, once recorded, is never rewritten.
+-#}
+
+with
+
+{% for model in stream_staging_models() %}
+{{ model }} as (
+
+    select
+        source,
+        event_id,
+        message_id,
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+        sequence_number,
+        rejection_reason,
+        rejected_payload,
+        event_at,
+        kafka_produced_at,
+        published_at,
+        ingested_at
+    from {{ ref(model) }}
+    where rejection_reason is not null
+
+),
+
+{% endfor -%}
+
+rejected_events_unioned as (
+
+    {% for model in stream_staging_models() -%}
+    select * from {{ model }}
+    {% if not loop.last %}union all
+    {% endif -%}
+    {%- endfor %}
+
+),
+
+rejected_events_new as (
+
+    select *
+    from rejected_events_unioned
+    {%- if is_incremental() %}
+    where not exists (
+        select 1
+        from {{ this }} as recorded
+        where
+            recorded.source = rejected_events_unioned.source
+            and recorded.event_id = rejected_events_unioned.event_id
+    )
+    {%- endif %}
+
+),
+
+rejected_events_recorded as (
+
+    select
+        *,
+        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as _dbt_invocation_id,
+        {{ run_started_at_literal() }} as _recorded_at
+    from rejected_events_new
+
+)
+
+select * from rejected_events_recorded

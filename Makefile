@@ -23,12 +23,13 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv from pinned versions
 
-lint: install ## ruff, mypy --strict, spec validation, generated dbt files up to date
+lint: install ## ruff, mypy --strict, spec validation, generated dbt and Kubernetes files up to date
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(MDP) specs validate
 	$(MDP) specs generate-dbt --check
+	$(MDP) specs generate-k8s --check
 
 # One shell, so the trap stops the services whether pytest passes, fails or is interrupted; the recipe returns
 # pytest's exit code.

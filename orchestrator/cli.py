@@ -29,6 +29,7 @@ from orchestrator.watch.cli import register as register_watch_commands
 from regulatory_reporter.cli import register as register_reporter_commands
 from streaming.cli import register as register_streaming_commands
 from streaming.dbt_codegen import generate_stream_dbt_files, stale_stream_dbt_files
+from streaming.k8s_codegen import generate_stream_k8s_files, stale_stream_k8s_files
 from streaming.spec import check_stream_specs, is_stream_spec_path, load_stream_specs
 
 app = typer.Typer(help="Markets Data Pipeline: batch lane commands and the on-call runbook.", no_args_is_help=True)
@@ -262,6 +263,25 @@ def specs_generate_dbt(
         *generate_stream_dbt_files(streams, settings.dbt_project_dir),
     ]
     for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@specs_app.command("generate-k8s")
+def specs_generate_k8s(
+    base: Annotated[
+        Path,
+        typer.Option(envvar="MDP_K8S_BASE_DIR", help="The kustomize base of the GKE workloads."),
+    ] = Path("orchestrator/k8s/base"),
+    check: Annotated[bool, typer.Option("--check", help="Fail if generated Kubernetes files are out of date.")] = False,
+) -> None:
+    """Generate the bridge Deployment and PodDisruptionBudget of every stream spec (`<base>/streams/`)."""
+    streams = load_stream_specs(_settings().specs_dir)
+    if check:
+        stale = stale_stream_k8s_files(streams, base)
+        for path in stale:
+            typer.echo(f"out of date: {path}", err=True)
+        raise typer.Exit(1 if stale else 0)
+    for path in generate_stream_k8s_files(streams, base):
         typer.echo(f"wrote {path}")
 
 

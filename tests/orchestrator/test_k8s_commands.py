@@ -43,7 +43,7 @@ def _mdp_commands(container: dict[str, Any]) -> Iterator[list[str]]:
 
 def _workload_commands() -> list[tuple[str, list[str]]]:
     found = []
-    for path in sorted(BASE.glob("*.yaml")):
+    for path in sorted(BASE.rglob("*.yaml")):
         for document in yaml.safe_load_all(path.read_text()):
             for pod in _pod_specs(document or {"kind": None}):
                 for container in pod["containers"]:
@@ -72,8 +72,7 @@ def test_every_stream_spec_has_a_bridge_deployment() -> None:
     bridged = {words[2] for _, words in WORKLOAD_COMMANDS if words[:2] == ["bridge", "run"] and len(words) > 2}
     streams = {spec.name for spec in load_stream_specs(REPO / "source_specs")}
     assert streams <= bridged, (
-        f"stream spec(s) {sorted(streams - bridged)} have no bridge: add a Deployment like "
-        "orchestrator/k8s/base/deployment-bridge.yaml running `mdp bridge run <name>`"
+        f"stream spec(s) {sorted(streams - bridged)} have no bridge Deployment: `mdp specs generate-k8s` writes it"
     )
 
 

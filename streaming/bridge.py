@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streaming.exceptions import KafkaFatalError
 from streaming.kafka import consumer_config, create_consumer
-from streaming.messages import DeadLetterReason, MessageRouter, Outgoing, dead_letter
+from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router
 from streaming.metrics import BridgeMetrics, MetricsServer
 from streaming.offsets import OffsetTracker, PartitionKey
 from streaming.pubsub import BatchPublisher, PublishBatch, Settled, close, ensure_topic, publisher_client
@@ -74,7 +74,7 @@ class Bridge:
         self.metrics = metrics or BridgeMetrics()
         self.report = BridgeReport(spec.name)
         self._clock = clock
-        self._router = MessageRouter(spec)
+        self._router = message_router(spec)
         self._tracker = OffsetTracker()
         self._completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
         self._workers = ThreadPoolExecutor(max_workers=2 * settings.batch.concurrency, thread_name_prefix="publish")

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import orjson
 
+from streaming.avro import AvroDecodeError, AvroDecoder, read_avro_schema, to_json
 from streaming.spec import StreamSpec
 
 PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
@@ -29,7 +30,7 @@ class DeadLetterReason(StrEnum):
     """Why a message went to the dead-letter topic (its `reason` attribute)."""
 
     UNDECODABLE = "undecodable"
-    """The value is empty or not one JSON object."""
+    """The value is empty, not one JSON object, or (format avro) not a record of the spec's Avro schemas."""
     TOO_LARGE = "too_large"
     """The message or its key is over a Pub/Sub limit."""
     SPEC_VIOLATION = "spec_violation"
@@ -81,22 +82,9 @@ class MessageRouter:
         self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int, timestamp_ms: int
     ) -> Outgoing:
         """The Pub/Sub message for one Kafka message; poison messages come back as dead letters."""
-        attributes = {
-            "source": self._spec.name,
-            "schema_version": self._spec.schema_version,
-            "kafka_topic": topic,
-            "kafka_partition": str(partition),
-            "kafka_offset": str(offset),
-            "kafka_timestamp": str(timestamp_ms),
-        }
-        if key is not None:
-            try:
-                attributes["kafka_key"] = key.decode()
-            except UnicodeDecodeError:
-                attributes["kafka_key"] = base64.b64encode(key).decode()
-                attributes["kafka_key_encoding"] = "base64"
-            if len(attributes["kafka_key"]) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
-                return self._dead_letter(value, attributes, DeadLetterReason.TOO_LARGE, "key over 1024 bytes")
+        attributes = self._attributes(key, topic, partition, offset, timestamp_ms)
+        if key is not None and len(attributes["kafka_key"]) > PUBSUB_MAX_ATTRIBUTE_VALUE_BYTES:
+            return self._dead_letter(value, attributes, DeadLetterReason.TOO_LARGE, "key over 1024 bytes")
         if not value:
             return self._dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, "empty value (tombstone)")
         # orjson: a third of json's time, the largest part of routing. It is also strict where the warehouse is:
@@ -132,6 +120,26 @@ class MessageRouter:
             return self._dead_letter(value, attributes, DeadLetterReason.TOO_LARGE, detail)
         return Outgoing(value, attributes, ordering_key)
 
+    def _attributes(
+        self, key: bytes | None, topic: str, partition: int, offset: int, timestamp_ms: int
+    ) -> dict[str, str]:
+        """The attributes every message of the stream carries: source, schema version, Kafka coordinates and key."""
+        attributes = {
+            "source": self._spec.name,
+            "schema_version": self._spec.schema_version,
+            "kafka_topic": topic,
+            "kafka_partition": str(partition),
+            "kafka_offset": str(offset),
+            "kafka_timestamp": str(timestamp_ms),
+        }
+        if key is not None:
+            try:
+                attributes["kafka_key"] = key.decode()
+            except UnicodeDecodeError:
+                attributes["kafka_key"] = base64.b64encode(key).decode()
+                attributes["kafka_key_encoding"] = "base64"
+        return attributes
+
     def _check(self, payload: dict[str, object], attributes: dict[str, str]) -> str:
         """Every rule of the stream spec; adds event id and sequence to the attributes, returns the ordering key."""
         attributes["event_id"] = _text(self._required(payload, self._event_id), self._event_id)
@@ -155,6 +163,38 @@ class MessageRouter:
         value: bytes | None, attributes: dict[str, str], reason: DeadLetterReason, detail: str
     ) -> Outgoing:
         return dead_letter(value or b"", attributes, reason, detail)
+
+
+class AvroMessageRouter(MessageRouter):
+    """Turns Kafka messages of an Avro stream into Pub/Sub messages: each value is decoded (streaming/avro.py) and
+    published as JSON, with its writer schema's id in `avro_schema_id`, after the same checks as a JSON stream. A
+    dead letter keeps the Avro bytes as they were in Kafka."""
+
+    def __init__(self, spec: StreamSpec) -> None:
+        super().__init__(spec)
+        self._decoder = AvroDecoder([(schema_id, read_avro_schema(path)) for schema_id, path in spec.avro_schemas])
+
+    def route(
+        self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int, timestamp_ms: int
+    ) -> Outgoing:
+        """The Pub/Sub message (JSON) for one Kafka message (Avro); poison messages come back as dead letters."""
+        if not value:
+            return super().route(value, key, topic, partition, offset, timestamp_ms)
+        try:
+            record, schema_id = self._decoder.decode(value)
+        except AvroDecodeError as error:
+            attributes = self._attributes(key, topic, partition, offset, timestamp_ms)
+            return dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, str(error))
+        outgoing = super().route(to_json(record), key, topic, partition, offset, timestamp_ms)
+        if outgoing.dead_letter is not None:
+            return dead_letter(value, outgoing.attributes, outgoing.dead_letter, outgoing.attributes["reason_detail"])
+        outgoing.attributes["avro_schema_id"] = str(schema_id)
+        return outgoing
+
+
+def message_router(spec: StreamSpec) -> MessageRouter:
+    """The router for the stream's payload format."""
+    return AvroMessageRouter(spec) if spec.payload_format == "avro" else MessageRouter(spec)
 
 
 def dead_letter(data: bytes, attributes: dict[str, str], reason: DeadLetterReason, detail: str) -> Outgoing:

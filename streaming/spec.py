@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.specs.loader import check_yaml_document
+from streaming.avro import read_avro_schema, record_field_names
 from streaming.exceptions import StreamSpecError, UnknownStreamError
 
 SCHEMA_FILE_NAME = "stream_spec.schema.json"
@@ -72,6 +73,8 @@ class StreamSpec:
     ordering_key_field: str | None
     path: Path
     columns: tuple[StreamColumn, ...] = ()
+    avro_schemas: tuple[tuple[int, Path], ...] = ()
+    """Format avro: the writer schema files by registry id; the last is the reader schema."""
 
     @property
     def raw_table(self) -> str:
@@ -103,6 +106,9 @@ def _build(raw: dict[str, Any], path: Path) -> StreamSpec:
         event_time_field=fields["event_time"],
         ordering_key_field=fields.get("ordering_key"),
         path=path,
+        avro_schemas=tuple(
+            (schema["id"], path.parent / schema["file"]) for schema in raw["payload"].get("avro", {}).get("schemas", [])
+        ),
         columns=tuple(
             StreamColumn(
                 name=column["name"],
@@ -128,6 +134,7 @@ def _semantic_problems(raw: dict[str, Any], path: Path) -> list[tuple[tuple[str 
     for role in ("sequence", "event_time"):
         if fields[role] == fields["event_id"]:
             problems.append((("fields", role), f"the {role} field must differ from the event id field"))
+    problems += _avro_problems(raw, path)
     seen: set[str] = set()
     for index, column in enumerate(raw.get("columns", [])):
         name = column["name"]
@@ -138,6 +145,40 @@ def _semantic_problems(raw: dict[str, Any], path: Path) -> list[tuple[tuple[str 
         seen.add(name)
         if column.get("allowed_values") and column["type"] != "string":
             problems.append((("columns", index, "allowed_values"), "only string columns take allowed_values"))
+    return problems
+
+
+def _avro_problems(raw: dict[str, Any], path: Path) -> list[tuple[tuple[str | int, ...], str]]:
+    """Format avro: every schema file is an Avro schema, ids are unique, and the reader schema (the last) is a record
+    with the fields the spec reads."""
+    listed = raw["payload"].get("avro", {}).get("schemas", [])
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    ids: set[int] = set()
+    reader: Any = None
+    for index, schema in enumerate(listed):
+        where: tuple[str | int, ...] = ("payload", "avro", "schemas", index)
+        if schema["id"] in ids:
+            problems.append(((*where, "id"), f"schema id {schema['id']} appears twice"))
+        ids.add(schema["id"])
+        try:
+            reader = read_avro_schema(path.parent / schema["file"])
+        except (OSError, ValueError) as error:
+            problems.append(((*where, "file"), str(error)))
+            reader = None
+    if not listed or reader is None:
+        return problems
+    names = record_field_names(reader)
+    if not names:
+        return [
+            *problems,
+            (("payload", "avro", "schemas", len(listed) - 1, "file"), "the reader schema must be a record"),
+        ]
+    fields = raw["fields"]
+    wanted: list[tuple[tuple[str | int, ...], str]] = [(("fields", role), field) for role, field in fields.items()]
+    wanted += [(("columns", i, "field"), c.get("field", c["name"])) for i, c in enumerate(raw.get("columns", []))]
+    for where, field in wanted:
+        if field not in names:
+            problems.append((where, f"field {field!r} is not in the reader schema ({listed[-1]['file']})"))
     return problems
 
 

@@ -59,7 +59,9 @@ def test_an_unknown_stream_names_the_known_ones() -> None:
     ("change", "path", "message"),
     [
         pytest.param(("  sequence: sequence\n", ""), "fields", "'sequence' is a required property", id="no-sequence"),
-        pytest.param(("format: json", "format: avro"), "payload.format", "'avro' is not one of", id="avro"),
+        pytest.param(
+            ("format: json", "format: avro"), "payload", "'avro' is a required property", id="avro-without-schemas"
+        ),
         pytest.param(
             ("dead_letter_topic: mdp-rfq-events-dead-letter", "dead_letter_topic: mdp-rfq-events"),
             "pubsub.dead_letter_topic",

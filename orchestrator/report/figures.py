@@ -294,6 +294,31 @@ def sequence_gaps(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
     return _figure(figure, "Sequence gaps")
 
 
+def rejected_stream_events(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
+    """Events rejected by their stream spec per day of ingestion, stacked by stream."""
+    days = [date.isoformat() for date in window.dates]
+    figure = go.Figure()
+    palette: list[str] = qualitative.Plotly
+    for number, stream in enumerate(sorted({str(row["source"]) for row in rows})):
+        rejected: dict[str, int] = defaultdict(int)
+        for row in rows:
+            if row["source"] == stream:
+                rejected[_day(row["ingested_date"])] += int(row["rejected_events"])
+        figure.add_trace(
+            go.Bar(
+                name=stream,
+                x=days,
+                y=[rejected[day] for day in days],
+                hovertemplate=f"%{{x}}: %{{y:,}} {stream} events rejected<extra></extra>",
+                marker_color=palette[number % len(palette)],
+            )
+        )
+    figure.update_layout(barmode="stack", showlegend=True)
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(title_text="events rejected", rangemode="tozero")
+    return _figure(figure, "Rejected stream events", height=360)
+
+
 def submission_latency(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
     """Seconds from event to acknowledgement per event day (median, p95, max) against the SLA."""
     days = [date.isoformat() for date in window.dates]

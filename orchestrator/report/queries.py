@@ -60,7 +60,7 @@ RECONCILIATION_STATUS_COLUMNS = ("submitted_on_time", "submitted_late", "dead_le
 # change, so the report reads the latest row of each event.
 LANE_TABLES: dict[str, LaneTable] = {
     # dbt models of the streaming lane (dbt_project/models/streaming/control): one row per source, topic,
-    # partition and ingestion hour; one row per run of missing sequence numbers.
+    # partition and ingestion hour; one row per run of missing sequence numbers; one row per source and day.
     "streaming_lag": LaneTable(
         "control",
         "streaming_lag",
@@ -72,6 +72,13 @@ LANE_TABLES: dict[str, LaneTable] = {
         "streaming_sequence_gaps",
         ("source", "kafka_topic", "kafka_partition", "missing_count", "severity", "is_confirmed", "detected_at"),
         "detected_at",
+    ),
+    # Rejected stream events per stream and day (a view over control.streaming_rejected_events).
+    "stream_rejections": LaneTable(
+        "control",
+        "streaming_rejected_daily",
+        ("source", "ingested_date", "rejected_events"),
+        "ingested_date",
     ),
     "regulatory_submissions": LaneTable(
         "control",

@@ -171,11 +171,17 @@ def sections(data: ReportData) -> list[Section]:
         ),
         Section(
             "streaming",
-            "Streaming lag and sequence gaps",
-            "How far each stream's warehouse copy lags behind the broker, and messages missing from sequence gaps.",
+            "Streaming lag, sequence gaps and rejected events",
+            "How far each stream's warehouse copy lags behind the broker, messages missing from sequence gaps, and "
+            "events their stream spec rejected (`mdp stream rejects` lists them with the reasons).",
             [
                 _block("Streaming lag", lanes["streaming_lag"], figures.streaming_lag),
                 _block("Sequence gaps", lanes["sequence_gaps"], lambda rows: figures.sequence_gaps(rows, window)),
+                _block(
+                    "Rejected stream events",
+                    lanes["stream_rejections"],
+                    lambda rows: figures.rejected_stream_events(rows, window),
+                ),
             ],
         ),
         Section(

@@ -168,10 +168,11 @@ def test_status_report_finds_every_column_it_reads(built: tuple[Settings, list[t
     settings, _ = built
     warehouse = DuckDBWarehouse(settings.warehouse_path)
     try:
-        contracts = {name: table_state(warehouse, LANE_TABLES[name]) for name in ("streaming_lag", "sequence_gaps")}
+        names = ("streaming_lag", "sequence_gaps", "stream_rejections")
+        contracts = {name: table_state(warehouse, LANE_TABLES[name]) for name in names}
     finally:
         warehouse.close()
-    assert contracts == {"streaming_lag": ("ok", []), "sequence_gaps": ("ok", [])}
+    assert contracts == {name: ("ok", []) for name in names}
 
 
 def _test_rfq_events(settings: Settings, variables: dict[str, Any]) -> DbtResult:

@@ -31,8 +31,11 @@ from tests.orchestrator.report import browser
 DATE = dt.date(2026, 11, 20)
 SECTIONS = ("files-and-rows", "quarantine", "completeness", "extracts", "streaming", "regulatory")
 # Charts on a page where every panel has data: files and rows, 2 quarantine, completeness, extracts, lag, gaps,
-# latency, submissions by status, dead letters, reconciliation.
-CHARTS_WITH_EVERY_LANE = 11
+# rejected stream events, latency, submissions by status, dead letters, reconciliation.
+CHARTS_WITH_EVERY_LANE = 12
+# Charts the lane tables feed: lag, gaps, rejected stream events, latency, submissions by status, dead letters,
+# reconciliation. Without them the page has only the batch lane's.
+CHARTS_OF_LANES = 7
 
 
 def _drop_lane_tables(warehouse_path: Path) -> None:
@@ -52,11 +55,18 @@ def _lane_column_type(name: str) -> str:
         return "timestamp"
     if name == "business_date":
         return "date"
-    if name == "event_date":
+    if name in ("event_date", "ingested_date"):
         return "date"
     if name.startswith(("lag_", "pipeline_lag_", "seconds_")):
         return "double"
-    if name in ("missing_count", "events", "kafka_partition", "sla_seconds", *RECONCILIATION_STATUS_COLUMNS):
+    if name in (
+        "missing_count",
+        "events",
+        "kafka_partition",
+        "sla_seconds",
+        "rejected_events",
+        *RECONCILIATION_STATUS_COLUMNS,
+    ):
         return "bigint"
     if name.startswith("is_"):
         return "boolean"
@@ -94,6 +104,12 @@ def _lane_rows(name: str) -> list[dict[str, Any]]:
             }
             for at in noon[1:]
             for missing, severity in ((1, "LOW"), (50, "HIGH"))
+        ]
+    if name == "stream_rejections":
+        return [
+            {"source": source, "ingested_date": day, "rejected_events": count}
+            for day in days[1:]
+            for source, count in (("rfq", 3), ("quotes", 1))
         ]
     if name == "regulatory_submissions":
         # The mirror appends one row per ledger change: RECEIVED first, then the outcome.
@@ -409,7 +425,7 @@ def rendered(
     folder = tmp_path_factory.mktemp("screenshots")
     visits = {}
     for name, (path, _), charts in (
-        ("without-lanes", page_without_lanes, CHARTS_WITH_EVERY_LANE - 6),
+        ("without-lanes", page_without_lanes, CHARTS_WITH_EVERY_LANE - CHARTS_OF_LANES),
         ("with-lanes", page_with_lanes, CHARTS_WITH_EVERY_LANE),
     ):
         screenshot = folder / f"status_report_{name}.png"

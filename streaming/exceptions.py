@@ -33,6 +33,16 @@ class StreamSettingError(StreamingError, Terminal):
     """A setting of the bridge or the loader is missing or wrong; nothing was started."""
 
 
+class StreamModelsNotBuiltError(StreamingError, Terminal):
+    """A runbook command reads a streaming model that the warehouse does not hold yet."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        super().__init__(
+            f"table={table}: not in this warehouse; the streaming build has not run here yet (`mdp stream build`)"
+        )
+
+
 # --- services ------------------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ from orchestrator.dbt_runner import DbtResult, run_dbt
 from orchestrator.exceptions import DbtFailedError
 from orchestrator.settings import Settings
 from orchestrator.warehouse.base import Warehouse
+from streaming.exceptions import StreamModelsNotBuiltError
 
 STREAMING_DBT_BUILD = ("build", "--select", "tag:streaming")
 STREAMING_DBT_TEST = ("test", "--select", "tag:streaming")
@@ -45,9 +46,16 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v) for k, v in row.items()}
 
 
+def _built_table(warehouse: Warehouse, name: str) -> str:
+    """The qualified name of a streaming control model; `StreamModelsNotBuiltError` while it does not exist."""
+    if not warehouse.table_columns("control", name):
+        raise StreamModelsNotBuiltError(f"control.{name}")
+    return warehouse.table("control", name)
+
+
 def lag(warehouse: Warehouse, hours: int) -> list[dict[str, Any]]:
     """Lag per source, topic and partition over the last `hours` ingested hours (from `control.streaming_lag`)."""
-    table = warehouse.table("control", "streaming_lag")
+    table = _built_table(warehouse, "streaming_lag")
     last_hour = warehouse.query(f"select max(ingested_hour) as last_hour from {table}")[0]["last_hour"]
     if last_hour is None:
         return []
@@ -68,7 +76,7 @@ def gaps(warehouse: Warehouse, min_severity: str, confirmed_only: bool) -> list[
     rows = warehouse.query(
         f"select source, kafka_topic, kafka_partition, first_missing_sequence, last_missing_sequence, "
         f"missing_count, severity, is_confirmed, detected_at "
-        f"from {warehouse.table('control', 'streaming_sequence_gaps')} "
+        f"from {_built_table(warehouse, 'streaming_sequence_gaps')} "
         f"where case severity {rank} end >= @min_rank and (is_confirmed or not @confirmed_only) "
         f"order by missing_count desc, source, kafka_topic, kafka_partition, first_missing_sequence",
         {"min_rank": SEVERITIES.index(min_severity), "confirmed_only": confirmed_only},
@@ -93,7 +101,7 @@ def rejects(
     if source is not None:
         params["source"] = source
     rows = warehouse.query(
-        f"select {_REJECT_COLUMNS}{payload} from {warehouse.table('control', 'streaming_rejected_events')} "
+        f"select {_REJECT_COLUMNS}{payload} from {_built_table(warehouse, 'streaming_rejected_events')} "
         f"where ingested_at >= @since{' and source = @source' if source is not None else ''} "
         f"order by ingested_at desc, source, event_id limit {int(limit)}",
         params,
@@ -104,7 +112,7 @@ def rejects(
 def rejected_since(warehouse: Warehouse, recorded_since: dt.datetime) -> int:
     """How many rejected events builds started at or after `recorded_since` (naive UTC) recorded."""
     rows = warehouse.query(
-        f"select count(*) as rejected from {warehouse.table('control', 'streaming_rejected_events')} "
+        f"select count(*) as rejected from {_built_table(warehouse, 'streaming_rejected_events')} "
         f"where _recorded_at >= @since",
         # The build stamps its start to the second.
         {"since": recorded_since.replace(microsecond=0)},

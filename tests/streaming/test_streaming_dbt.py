@@ -260,3 +260,20 @@ def test_a_build_behind_the_staging_window_fails_with_its_catch_up_command(windo
 def test_a_full_refresh_rebuilds_from_every_raw_message(windowed: dict[str, Any]) -> None:
     assert windowed["curated_after_full_refresh"] == FIRST_COPIES
     assert windowed["staged_after_full_refresh"] == [(2,)]
+
+
+@pytest.mark.parametrize(
+    ("command", "table"),
+    [("lag", "streaming_lag"), ("gaps", "streaming_sequence_gaps"), ("rejects", "streaming_rejected_events")],
+)
+def test_runbook_commands_before_the_first_streaming_build_say_what_to_run(
+    tmp_path: Path, command: str, table: str
+) -> None:
+    completed = subprocess.run(
+        [MDP, "--home", str(tmp_path), "stream", command], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (
+        f"StreamModelsNotBuiltError: table=control.{table}: not in this warehouse; the streaming build has not run "
+        "here yet (`mdp stream build`)"
+    )

@@ -154,31 +154,24 @@ def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
         delete_topics_and_subscriptions(project, [spec.pubsub_topic], [spec.subscription])
 
 
+def _mdp(environment: dict[str, str], *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `mdp` with the test's settings; fails the test unless it exits 0."""
+    completed = subprocess.run(
+        [MDP, *arguments], env=environment, capture_output=True, text=True, check=False, timeout=timeout
+    )
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    return completed
+
+
 def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     project = services.pubsub_project()
     # --create-missing makes the topic and subscription; then the messages go in.
-    created = subprocess.run(
-        [MDP, "stream-load", "rfq", "--create-missing", "--idle-exit", "0.5", "--batch-wait", "0.2"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert created.returncode == 0, created.stderr
+    _mdp(environment, "stream-load", "rfq", "--create-missing", "--idle-exit", "0.5", "--batch-wait", "0.2")
     # Event ids of their own: the emulator keeps the rejections of earlier runs. Under a million: the emulator
     # reads larger JSON numbers as floats ("7.5e+09").
     first = random.randrange(1, 400) * 2000
     _publish(project, spec.pubsub_topic, 1200, first)
-    loaded = subprocess.run(
-        [MDP, "stream-load", "rfq", "--idle-exit", "2", "--batch-wait", "0.3", "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert loaded.returncode == 0, loaded.stderr
+    loaded = _mdp(environment, "stream-load", "rfq", "--idle-exit", "2", "--batch-wait", "0.3", "--json")
     assert json.loads(loaded.stdout)["loaded"] == 1200
     client = services.bigquery_client()
     try:
@@ -199,36 +192,17 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str], first: int)
     """`mdp stream build` runs the streaming dbt models, their unit and data tests, on BigQuery SQL; the second
     build takes the incremental merge path. `mdp stream check` runs the data tests over whole tables."""
     for rejected in (len(BREAKING), 0):
-        built = subprocess.run(
-            [MDP, "stream", "build", "--json"],
-            env=environment,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
-        assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+        built = _mdp(environment, "stream", "build", "--json", timeout=600)
         assert json.loads(built.stdout)["status"] == "success"
         assert json.loads(built.stdout)["rejected"] == rejected, "a rejection is recorded once"
-    listed = subprocess.run(
-        [MDP, "stream", "rejects", "--source", "rfq", "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert listed.returncode == 0, listed.stderr
+    listed = _mdp(environment, "stream", "rejects", "--source", "rfq", "--json")
     expected = {f"EV{first + number:09d}": reason for number, (_, reason) in BREAKING.items()}
     rejects = {row["event_id"]: row for row in json.loads(listed.stdout) if row["event_id"] in expected}
     assert {event_id: row["rejection_reason"] for event_id, row in rejects.items()} == expected
     held = rejects[f"EV{first + 8:09d}"]
     assert (json.loads(held["rejected_payload"])["side"], held["kafka_offset"]) == ("HOLD", first + 8)
     # The daily audit runs the same data tests over whole tables.
-    checked = subprocess.run(
-        [MDP, "stream", "check", "--json"], env=environment, capture_output=True, text=True, check=False, timeout=600
-    )
-    assert checked.returncode == 0, checked.stdout[-4000:] + checked.stderr[-4000:]
+    _mdp(environment, "stream", "check", "--json", timeout=600)
     client = services.bigquery_client()
     try:
         raw = list(client.query("select count(distinct json_value(data, '$.event_id')) as n from raw.rfq_stream"))

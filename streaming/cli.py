@@ -209,6 +209,7 @@ def stream_list(ctx: typer.Context, as_json: JsonOption = False) -> None:
         {
             "name": spec.name,
             "owner": spec.owner,
+            "payload_format": spec.payload_format,
             "kafka_topics": ", ".join(spec.kafka_topics),
             "consumer_group": spec.consumer_group,
             "pubsub_topic": spec.pubsub_topic,

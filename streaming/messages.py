@@ -186,9 +186,9 @@ class AvroMessageRouter(MessageRouter):
             attributes = self._attributes(key, topic, partition, offset, timestamp_ms)
             return dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, str(error))
         outgoing = super().route(to_json(record), key, topic, partition, offset, timestamp_ms)
+        outgoing.attributes["avro_schema_id"] = str(schema_id)
         if outgoing.dead_letter is not None:
             return dead_letter(value, outgoing.attributes, outgoing.dead_letter, outgoing.attributes["reason_detail"])
-        outgoing.attributes["avro_schema_id"] = str(schema_id)
         return outgoing
 
 

@@ -165,6 +165,7 @@ def test_a_record_breaking_the_stream_spec_is_dead_lettered_as_avro(spec: Stream
     letter = message_router(spec).route(value, None, TOPIC, 0, 10, 1795441964104)
     assert letter.dead_letter is DeadLetterReason.SPEC_VIOLATION
     assert letter.attributes["reason_detail"] == "field 'event_id' is empty"
+    assert letter.attributes["avro_schema_id"] == "117"
     assert letter.data == value
 
 

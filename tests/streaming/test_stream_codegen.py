@@ -200,6 +200,9 @@ def test_a_rejection_is_recorded_once_and_never_rewritten(two_streams: Settings)
     before = _rows(two_streams, sql)
     build_streaming_models(two_streams)
     assert _rows(two_streams, sql) == before
+    # A full refresh rebuilds the curated streams from raw, but keeps the record of rejections.
+    build_streaming_models(two_streams, full_refresh=True)
+    assert _rows(two_streams, sql) == before
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        full_refresh=false,
         partition_by=(
             {'field': 'ingested_at', 'data_type': 'timestamp', 'granularity': 'day'}
             if target.type == 'bigquery' else none
@@ -16,7 +17,9 @@
     stream_rejection_reason), one row per source and event_id, with the reason and
     the payload. Rejected events stay out of the curated models; their sequence
     numbers are not gaps. Each hourly build adds the rejected events staging holds
-    that are not recorded yet; a row, once recorded, is never rewritten.
+    that are not recorded yet; a row, once recorded, is never rewritten, and
+    `mdp stream build --full-refresh` keeps the table (full_refresh=false): raw
+    keeps 30 days, this record of what was rejected stays.
 -#}
 
 with

@@ -25,7 +25,16 @@ from streaming.kafka import consumer_config, create_consumer
 from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router
 from streaming.metrics import BridgeMetrics, MetricsServer
 from streaming.offsets import OffsetTracker, PartitionKey
-from streaming.pubsub import BatchPublisher, PublishBatch, Settled, close, ensure_topic, publisher_client
+from streaming.pubsub import (
+    BatchPublisher,
+    PublishBatch,
+    Settled,
+    close,
+    ensure_subscription,
+    ensure_topic,
+    publisher_client,
+    subscriber_client,
+)
 from streaming.settings import BridgeSettings
 from streaming.spec import StreamSpec
 
@@ -402,6 +411,20 @@ def _names(keys: Iterable[PartitionKey]) -> str:
     return ", ".join(f"{topic}/{partition}" for topic, partition in sorted(keys)) or "nothing"
 
 
+def ensure_dead_letter_subscription(spec: StreamSpec, project: str) -> None:
+    """The subscription Terraform puts on the dead-letter topic, named like it: without one, Pub/Sub drops what is
+    published there (emulators; `mdp stream dead-letters` reads it)."""
+    subscriber = subscriber_client()
+    try:
+        ensure_subscription(
+            subscriber,
+            subscriber.subscription_path(project, spec.dead_letter_topic),
+            subscriber.topic_path(project, spec.dead_letter_topic),
+        )
+    finally:
+        close(subscriber)
+
+
 def run_bridge(spec: StreamSpec, settings: BridgeSettings, stop: threading.Event) -> BridgeReport:
     """Create the clients, serve metrics if asked, bridge until `stop`, then release everything."""
     client = publisher_client()
@@ -409,6 +432,7 @@ def run_bridge(spec: StreamSpec, settings: BridgeSettings, stop: threading.Event
         if settings.create_topics:
             for topic in (spec.pubsub_topic, spec.dead_letter_topic):
                 ensure_topic(client, client.topic_path(settings.project, topic))
+            ensure_dead_letter_subscription(spec, settings.project)
         bridge = Bridge(spec, settings, client)
         server = None
         if settings.metrics_port is not None:

@@ -14,8 +14,10 @@ from orchestrator.console import print_json, print_table
 from orchestrator.settings import Settings
 from streaming import runbook
 from streaming.bridge import run_bridge
+from streaming.dead_letters import DeadLetterLease, DeadLetterReplay, listing
 from streaming.exceptions import StreamSettingError
 from streaming.load import StreamLoader
+from streaming.messages import DeadLetterReason, message_router
 from streaming.pubsub import (
     BatchSettings,
     close,
@@ -29,7 +31,12 @@ from streaming.spec import find_stream_spec, load_stream_specs
 
 bridge_app = typer.Typer(help="The Kafka -> Pub/Sub bridge of the streaming lane.", no_args_is_help=True)
 stream_app = typer.Typer(
-    help="Streaming lane runbook: streams, the hourly build, the daily check, lag, sequence gaps, rejected events.",
+    help="Streaming lane runbook: streams, the hourly build, the daily check, lag, sequence gaps, rejected events, "
+    "dead letters.",
+    no_args_is_help=True,
+)
+dead_letters_app = typer.Typer(
+    help="A stream's dead letters (the bridge's poison messages, the subscription's undelivered ones): list, replay.",
     no_args_is_help=True,
 )
 
@@ -57,6 +64,7 @@ def register(app: typer.Typer) -> None:
     """Add this lane's commands to the `mdp` application."""
     app.add_typer(bridge_app, name="bridge")
     app.add_typer(stream_app, name="stream")
+    stream_app.add_typer(dead_letters_app, name="dead-letters")
     app.command("stream-load")(stream_load)
 
 
@@ -336,3 +344,77 @@ def stream_rejects(
         print_json(rows)
     else:
         print_table("rejected stream events", rows)
+
+
+DeadLetterSubscriptionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--subscription",
+        help="Subscription on the stream's dead-letter topic (default: named like the topic, as Terraform makes it).",
+    ),
+]
+DEAD_LETTER_REASONS = (*(reason.value for reason in DeadLetterReason), "not_delivered")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    ctx: typer.Context,
+    stream: StreamArgument,
+    project: ProjectOption = None,
+    subscription: DeadLetterSubscriptionOption = None,
+    reason: Annotated[str | None, typer.Option(help=f"Only this reason: {', '.join(DEAD_LETTER_REASONS)}.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Look at the oldest this many dead letters.")] = 100,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON array, each with its payload and attributes.")
+    ] = False,
+) -> None:
+    """Dead letters of a stream, newest first: reason, detail, Kafka coordinates, event id. They stay on the
+    subscription."""
+    if reason is not None and reason not in DEAD_LETTER_REASONS:
+        raise typer.BadParameter(f"must be one of {', '.join(DEAD_LETTER_REASONS)}", param_hint="--reason")
+    spec = find_stream_spec(_settings(ctx).specs_dir, stream)
+    subscriber = subscriber_client()
+    try:
+        path = subscriber.subscription_path(_project(project), subscription or spec.dead_letter_topic)
+        with DeadLetterLease(subscriber, path) as leased:
+            rows = [letter.row(with_data=as_json) for letter in listing(leased, limit, reason)]
+    finally:
+        close(subscriber)
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(f"dead letters of {stream}", rows)
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay(
+    ctx: typer.Context,
+    stream: StreamArgument,
+    project: ProjectOption = None,
+    subscription: DeadLetterSubscriptionOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Replay the oldest this many dead letters.")] = 1000,
+    dry_run: Annotated[bool, typer.Option(help="Say what a replay would do; publish and acknowledge nothing.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Put a stream's dead letters through its spec as it is now and publish those that pass to the stream's
+    topic (forwarded ones as they were); acknowledge only what Pub/Sub took. Exit 1 if any are left."""
+    spec = find_stream_spec(_settings(ctx).specs_dir, stream)
+    project_id = _project(project)
+    subscriber, publisher = subscriber_client(), publisher_client()
+    try:
+        path = subscriber.subscription_path(project_id, subscription or spec.dead_letter_topic)
+        replay = DeadLetterReplay(
+            spec, message_router(spec), publisher, publisher.topic_path(project_id, spec.pubsub_topic)
+        )
+        with DeadLetterLease(subscriber, path) as leased:
+            report = replay.run(leased, path, limit, dry_run)
+    finally:
+        close(subscriber)
+        close(publisher)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        print_table(f"dead-letter replay of {stream}{' (dry run)' if dry_run else ''}", report.rows)
+        typer.echo(", ".join(f"{count} {outcome}" for outcome, count in report.counts().items()))
+    if report.left:
+        raise typer.Exit(1)

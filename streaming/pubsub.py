@@ -13,7 +13,7 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -122,6 +122,27 @@ def acknowledge(subscriber: SubscriberClient, subscription_path: str, ack_ids: S
             f"subscription={subscription_path}: acknowledge failed: {error.message}; the messages will be "
             "redelivered and deduplicated downstream"
         ) from error
+
+
+def lease(subscriber: SubscriberClient, subscription_path: str, ack_ids: Sequence[str], seconds: int) -> None:
+    """Set pulled messages' ack deadline to `seconds` from now; 0 releases them for redelivery at once."""
+    try:
+        for start in range(0, len(ack_ids), 2500):
+            subscriber.modify_ack_deadline(
+                subscription=subscription_path,
+                ack_ids=list(ack_ids[start : start + 2500]),
+                ack_deadline_seconds=seconds,
+            )
+    except google_exceptions.GoogleAPICallError as error:
+        raise PubSubUnavailableError(
+            f"subscription={subscription_path}: modifying ack deadlines failed: {error.message}; the messages "
+            "return to the subscription when their deadline passes"
+        ) from error
+
+
+def release(subscriber: SubscriberClient, subscription_path: str, ack_ids: Sequence[str]) -> None:
+    """Give pulled messages back to the subscription unacknowledged."""
+    lease(subscriber, subscription_path, ack_ids, 0)
 
 
 @dataclass(frozen=True)
@@ -294,3 +315,36 @@ class BatchPublisher(Generic[T]):
         except Exception as error:  # every failure is reported to the owner, who decides
             batch.error = error
         self._completions.put(batch)
+
+
+def publish_all(
+    api: Any, topic_path: str, messages: Sequence[Outgoing], ordered: bool = False, deadline_s: float = 120.0
+) -> list[BaseException | None]:
+    """Publish messages with the bridge's batching and wait for every one: per message, None when Pub/Sub
+    acknowledged it or the error it was rejected with. Transient errors are retried until `deadline_s`, then
+    `PubSubUnavailableError` (some messages may have been published: the callers' messages are at least once)."""
+    completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
+    outcomes: list[BaseException | None] = [None] * len(messages)
+    with ThreadPoolExecutor(max_workers=BatchSettings().concurrency) as executor:
+        publisher: BatchPublisher[int] = BatchPublisher(api, topic_path, executor, completions, ordered=ordered)
+        for index, message in enumerate(messages):
+            publisher.add(message, index)
+        publisher.flush()
+        deadline = time.monotonic() + deadline_s
+        while not publisher.idle:
+            if time.monotonic() > deadline:
+                raise PubSubUnavailableError(
+                    f"topic={topic_path}: publishes not acknowledged within {deadline_s:.0f}s "
+                    f"(last error: {publisher.last_error})"
+                )
+            try:
+                batch = completions.get(timeout=0.1)
+            except queue.Empty:
+                publisher.pump()
+                continue
+            settled = publisher.settle(batch)
+            if settled is not None:
+                for index in settled.tokens:
+                    outcomes[index] = settled.rejected
+            publisher.pump()
+    return outcomes

@@ -1,6 +1,6 @@
 # Topics of the streaming and regulatory lanes. Every topic that receives dead letters has a pull
 # subscription that never expires: Pub/Sub drops messages published to a topic with no subscription, and a
-# dead letter must stay until someone has looked at it (`mdp dlq list`).
+# dead letter must stay until someone has looked at it (`mdp stream dead-letters list`, `mdp dlq list`).
 
 locals {
   dead_letter_retention = "604800s" # 7 days, the Pub/Sub maximum for a subscription

@@ -29,7 +29,18 @@ from orchestrator.storage import read_bytes
 from regulatory_reporter.events import parse_event
 from regulatory_reporter.runtime import open_reporter
 from regulatory_reporter.settings import ReporterSettings
+from streaming.dead_letters import REPLAYED_FROM
+from streaming.messages import MessageRouter
+from streaming.pubsub import close, publish_all, publisher_client, subscriber_client
+from streaming.spec import find_stream_spec
+from tests import services
 from tests.regulatory_reporter.sandbox import RegulatorSandbox
+from tests.streaming.support import (
+    create_topics_and_subscriptions,
+    delete_topics_and_subscriptions,
+    rfq_event,
+    unique,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 DATE = dt.date(2026, 11, 20)
@@ -175,27 +186,67 @@ def _dead_letter_a_demo_trade(settings: Settings, sandbox: RegulatorSandbox) -> 
     return event.event_id
 
 
+def _dead_letter_a_stream_event(project: str) -> None:
+    """The rfq stream's topics and dead-letter subscription in a project of their own (Terraform's job), and one
+    dead letter the bridge wrote under an older spec that read the event time from another field: the shipped
+    spec lets it through, so the runbook's replay publishes it."""
+    spec = find_stream_spec(REPO / "source_specs", "rfq")
+    create_topics_and_subscriptions(project, spec, spec.dead_letter_topic)
+    older = MessageRouter(dataclasses.replace(spec, event_time_field="event_time"))
+    letter = older.route(rfq_event(7, 7), b"RFQ00000001", spec.kafka_topics[0], 0, 7, 1_763_632_800_000)
+    assert letter.dead_letter is not None
+    publisher = publisher_client()
+    try:
+        assert publish_all(publisher, publisher.topic_path(project, spec.dead_letter_topic), [letter]) == [None]
+    finally:
+        close(publisher)
+
+
 def test_every_runbook_command_exists_and_succeeds(demo_home: tuple[Settings, DemoResult], tmp_path: Path) -> None:
     settings, _ = demo_home
     home = tmp_path / "home"
     shutil.copytree(settings.home, home)
+    services.pubsub_emulator_host()
+    project = unique("runbook-")
+    _dead_letter_a_stream_event(project)
     sandbox = RegulatorSandbox().start()
     try:
         event_id = _dead_letter_a_demo_trade(dataclasses.replace(settings, home=home), sandbox)
         commands = _runbook_commands()
         assert len(commands) >= 12
         for command in commands:
-            _run_runbook_command(command.replace("EVENT_ID", event_id), home, sandbox.url)
+            _run_runbook_command(command.replace("EVENT_ID", event_id), home, sandbox.url, project)
         assert sandbox.first_accepts() == 1
+        assert _stream_events_replayed(project) == ["EV000000007"]
     finally:
         sandbox.stop()
+        spec = find_stream_spec(REPO / "source_specs", "rfq")
+        delete_topics_and_subscriptions(
+            project, [spec.pubsub_topic, spec.dead_letter_topic], [spec.subscription, spec.dead_letter_topic]
+        )
 
 
-def _run_runbook_command(command: str, home: Path, regulator_url: str) -> None:
+def _stream_events_replayed(project: str) -> list[str]:
+    """Event ids of the messages on the rfq stream's subscription that a dead-letter replay published."""
+    subscriber = subscriber_client()
+    try:
+        path = subscriber.subscription_path(project, find_stream_spec(REPO / "source_specs", "rfq").subscription)
+        received = subscriber.pull(subscription=path, max_messages=100, timeout=5).received_messages
+        return [m.message.attributes["event_id"] for m in received if REPLAYED_FROM in m.message.attributes]
+    finally:
+        close(subscriber)
+
+
+def _run_runbook_command(command: str, home: Path, regulator_url: str, pubsub_project: str) -> None:
     arguments = shlex.split(command)
     completed = subprocess.run(
         [str(Path(sys.executable).with_name("mdp")), *arguments[1:]],
-        env={**os.environ, "MDP_HOME": str(home), "MDP_REGULATOR_URL": regulator_url},
+        env={
+            **os.environ,
+            "MDP_HOME": str(home),
+            "MDP_REGULATOR_URL": regulator_url,
+            "MDP_PUBSUB_PROJECT": pubsub_project,
+        },
         capture_output=True,
         text=True,
         check=False,

@@ -114,6 +114,7 @@ class Bridge:
         self._last_commit = 0.0
         self._last_gauges = 0.0
         self._labels: dict[PartitionKey, tuple[str, str, str]] = {}
+        self._backlog: dict[PartitionKey, int] = {}
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -156,6 +157,7 @@ class Bridge:
             "partitions": len(self._assigned),
             "paused": self._paused,
             "in_flight": self._tracker.unhandled(),
+            "kafka_backlog": sum(self._backlog.values()),
             "uncommitted": self._tracker.uncommitted(),
             "last_publish_error": next((p.last_error for p in publishers if p.last_error), None),
         }
@@ -352,6 +354,9 @@ class Bridge:
         for key in keys:
             for gauge in (self.metrics.in_flight, self.metrics.commit_lag, self.metrics.committed_offset):
                 gauge.remove(*self._label(key))
+            if key in self._backlog:
+                self.metrics.kafka_backlog.remove(*self._label(key))
+                del self._backlog[key]
 
     def _finish(self, keys: Sequence[PartitionKey] | None) -> None:
         """Send every open batch and wait (up to the drain timeout) until the partitions have nothing in flight."""
@@ -397,8 +402,32 @@ class Bridge:
             self.metrics.in_flight.labels(*labels).set(offsets.unhandled)
             self.metrics.commit_lag.labels(*labels).set(offsets.uncommitted)
             self.metrics.committed_offset.labels(*labels).set(offsets.committed)
+        self._backlog = self._kafka_backlog()
+        for key, backlog in self._backlog.items():
+            self.metrics.kafka_backlog.labels(*self._label(key)).set(backlog)
         held = self._publisher.pending_bytes + self._dead_letters.pending_bytes
         self.metrics.in_flight_bytes.labels(self.spec.name).set(held)
+
+    def _kafka_backlog(self) -> dict[PartitionKey, int]:
+        """Per assigned partition, messages beyond the position: from the high watermark librdkafka cached from
+        its last fetch (no broker request). Partitions not fetched yet are left out."""
+        if not self._assigned:
+            return {}
+        backlog = {}
+        try:
+            positions = {
+                (p.topic, p.partition): p.offset
+                for p in self._consumer.position([TopicPartition(*key) for key in self._assigned])
+            }
+            for key in self._assigned:
+                tracked = self._tracker.position(key)
+                position = tracked if tracked is not None else positions.get(key, -1)
+                _, high = self._consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+                if position >= 0 and high >= 0:
+                    backlog[key] = max(high - position, 0)
+        except (KafkaException, RuntimeError):  # the consumer closed (last gauges of a run): nothing to read
+            return {}
+        return backlog
 
 
 def _runs(tokens: list[Token]) -> Iterator[tuple[PartitionKey, list[int]]]:

@@ -42,6 +42,13 @@ class BridgeMetrics:
             _PARTITION,
             registry=registry,
         )
+        self.kafka_backlog = Gauge(
+            "mdp_bridge_kafka_backlog_messages",
+            "Messages in Kafka beyond what this replica has consumed: the partition's high watermark as of the last "
+            "fetch, minus the position.",
+            _PARTITION,
+            registry=registry,
+        )
         self.committed_offset = Gauge(
             "mdp_bridge_committed_offset", "Last offset commit Kafka confirmed.", _PARTITION, registry=registry
         )

@@ -98,6 +98,11 @@ class OffsetTracker:
         partition.consume(offsets)
         return restarted
 
+    def position(self, key: PartitionKey) -> int | None:
+        """The next offset to consume from a partition; None before its first message."""
+        partition = self._partitions.get(key)
+        return None if partition is None else partition.position
+
     def handle(self, key: PartitionKey, offsets: Iterable[int]) -> None:
         """Record handled messages of one partition; those of partitions no longer tracked are ignored."""
         partition = self._partitions.get(key)

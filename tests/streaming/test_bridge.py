@@ -105,6 +105,15 @@ def test_every_message_reaches_pubsub_the_raw_table_and_staging_once(
                 if line.startswith("mdp_bridge_published_messages_total{")
             }
             assert published == {str(p): float(produced[p]) for p in range(partitions)}
+            # Gauges are refreshed every second.
+            wait_until(
+                "the Kafka backlog of every partition is 0",
+                lambda: (
+                    _gauge(_get(f"http://127.0.0.1:{server.port}/metrics")[1], BACKLOG)
+                    == {str(p): 0.0 for p in range(partitions)}
+                ),
+                10,
+            )
             assert _get(f"http://127.0.0.1:{server.port}/nothing")[0] == 404
         finally:
             server.stop()
@@ -240,3 +249,50 @@ def test_the_commit_never_passes_a_publish_that_is_still_in_flight(stream: tuple
         bridge.stop()
     close(client)
     assert set(published.coordinates()) == {(topic, 0, offset) for offset in range(300)}
+
+
+def _gauge(metrics: bytes, name: str) -> dict[str, float]:
+    """A per-partition gauge's values by partition, from a /metrics page."""
+    return {
+        line.split('partition="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.decode().splitlines()
+        if line.startswith(f"{name}{{")
+    }
+
+
+def test_the_kafka_backlog_shows_what_waits_behind_a_stalled_bridge(stream: tuple[StreamSpec, str]) -> None:
+    spec, _ = stream
+    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
+    topic = spec.kafka_topics[0]
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, rfq_messages(5000, 1))
+
+    client = publisher_client()
+    api = HoldingPublisherApi(client, held_offset=0)
+    batches = BatchSettings(max_messages=50, max_latency_s=0.01)
+    with BridgeThread(spec, bootstrap, project, api=api, batch=batches, max_in_flight_messages=100) as bridge:
+        server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
+        server.start()
+        try:
+            backlog: dict[str, float] = {}
+
+            def stalled_at_the_bound() -> bool:
+                backlog.update(_gauge(_get(f"http://127.0.0.1:{server.port}/metrics")[1], BACKLOG))
+                return backlog.get("0") == 4900
+
+            # The first batch is held: the bridge pauses at 100 messages in flight; 4,900 wait in Kafka.
+            wait_until("the backlog gauge shows the 4,900 waiting", stalled_at_the_bound, 60, bridge.check)
+            assert json.loads(_get(f"http://127.0.0.1:{server.port}/healthz")[1])["kafka_backlog"] == 4900
+            api.release.set()
+            wait_until(
+                "the backlog is drained",
+                lambda: _gauge(_get(f"http://127.0.0.1:{server.port}/metrics")[1], BACKLOG) == {"0": 0.0},
+                60,
+                bridge.check,
+            )
+        finally:
+            server.stop()
+        assert bridge.stop().published == 5000
+
+
+BACKLOG = "mdp_bridge_kafka_backlog_messages"

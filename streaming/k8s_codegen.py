@@ -77,10 +77,6 @@ spec:
     metadata:
       labels:
         {_labels(spec, 8)}
-      annotations:
-        prometheus.io/scrape: "true"
-        prometheus.io/port: "8080"
-        prometheus.io/path: /metrics
     spec:
       serviceAccountName: mdp-bridge
       automountServiceAccountToken: false

@@ -25,6 +25,7 @@ module "platform" {
   bucket_names       = local.config.buckets
   watch_subscription = local.config.watch.subscription
   streams            = { for spec in local.stream_specs : spec.name => spec.pubsub }
+  on_call_emails     = ["markets-data-oncall-int@bank.example"]
 
   reporter_image         = var.reporter_image
   regulator_api_url      = "https://regulator-sandbox.example.invalid/v1"

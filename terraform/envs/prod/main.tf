@@ -24,6 +24,7 @@ module "platform" {
   bucket_names       = local.config.buckets
   watch_subscription = local.config.watch.subscription
   streams            = { for spec in local.stream_specs : spec.name => spec.pubsub }
+  on_call_emails     = ["markets-data-oncall@bank.example"]
 
   reporter_image         = var.reporter_image
   regulator_api_url      = "https://regulator.example.invalid/v1"

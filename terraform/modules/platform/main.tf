@@ -17,6 +17,8 @@ locals {
     "cloudresourcemanager.googleapis.com",
     "firestore.googleapis.com",
     "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
@@ -190,4 +192,16 @@ module "reporter" {
 
   # The reporter's account must already read the API key secret when the first revision starts.
   depends_on = [google_project_service.this, module.iam]
+}
+
+module "monitoring" {
+  source = "../monitoring"
+
+  project_id                   = var.project_id
+  environment                  = var.environment
+  streams                      = var.streams
+  regulatory_dead_letter_topic = module.pubsub.regulatory_dead_letter_topic_name
+  on_call_emails               = var.on_call_emails
+
+  depends_on = [google_project_service.this]
 }

@@ -52,6 +52,11 @@ variable "streams" {
   }))
 }
 
+variable "on_call_emails" {
+  description = "Addresses the environment's alerts are sent to (terraform/modules/monitoring)."
+  type        = list(string)
+}
+
 variable "reporter_image" {
   description = "Reporter image by digest, promoted from int to prod unchanged (docs/environment_promotion.md)."
   type        = string

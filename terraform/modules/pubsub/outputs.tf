@@ -22,3 +22,8 @@ output "dead_letter_subscription_ids" {
   description = "Pull subscription per dead-letter topic, read by `mdp dlq list`."
   value       = { for key, subscription in google_pubsub_subscription.dead_letter : key => subscription.id }
 }
+
+output "regulatory_dead_letter_topic_name" {
+  description = "Name of the regulatory dead-letter topic, for the alert on it."
+  value       = google_pubsub_topic.dead_letter["regulatory"].name
+}

@@ -35,6 +35,7 @@ variables {
     extracts = "markets-int-12345-extracts"
   }
   watch_subscription = "markets-int-landing-events-watch"
+  on_call_emails     = ["markets-data-oncall-int@bank.example"]
   streams = {
     rfq = { topic = "mdp-rfq-events", dead_letter_topic = "mdp-rfq-events-dead-letter", subscription = "mdp-rfq-events-warehouse" }
   }
@@ -50,7 +51,7 @@ run "environment" {
   assert {
     condition = toset(keys(google_project_service.this)) == toset([
       "artifactregistry.googleapis.com", "bigquery.googleapis.com", "cloudresourcemanager.googleapis.com", "firestore.googleapis.com",
-      "iam.googleapis.com", "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
+      "iam.googleapis.com", "logging.googleapis.com", "monitoring.googleapis.com", "pubsub.googleapis.com", "run.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
     ])
     error_message = "Unexpected set of enabled APIs."
   }

@@ -12,6 +12,11 @@ locals {
   bridge_paused_gauge              = "mdp_bridge_paused"
   bridge_backlog_gauge             = "mdp_bridge_kafka_backlog_messages"
 
+  channels = [for channel in google_monitoring_notification_channel.on_call : channel.id]
+  # format(filter, resource id, metric): Pub/Sub's own metrics of one topic or subscription.
+  topic_metric        = "resource.type = \"pubsub_topic\" AND resource.labels.topic_id = \"%s\" AND metric.type = \"pubsub.googleapis.com/topic/%s\""
+  subscription_metric = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"%s\" AND metric.type = \"pubsub.googleapis.com/subscription/%s\""
+
   runbook = {
     stream_dead_letters     = "${var.runbook_url}#alert-stream-dead-letters"
     streaming_lag           = "${var.runbook_url}#alert-streaming-lag"
@@ -38,13 +43,13 @@ resource "google_monitoring_alert_policy" "stream_dead_letters" {
   project               = var.project_id
   display_name          = "${local.prefix}: stream ${each.key} dead letters"
   combiner              = "OR"
-  notification_channels = [for channel in google_monitoring_notification_channel.on_call : channel.id]
+  notification_channels = local.channels
   user_labels           = { lane = "streaming", stream = each.key }
 
   conditions {
     display_name = "messages published to ${each.value.dead_letter_topic}"
     condition_threshold {
-      filter          = "resource.type = \"pubsub_topic\" AND resource.labels.topic_id = \"${each.value.dead_letter_topic}\" AND metric.type = \"pubsub.googleapis.com/topic/send_message_operation_count\""
+      filter          = format(local.topic_metric, each.value.dead_letter_topic, "send_message_operation_count")
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
@@ -58,7 +63,7 @@ resource "google_monitoring_alert_policy" "stream_dead_letters" {
   conditions {
     display_name = "dead letters of ${each.key} unhandled for a day"
     condition_threshold {
-      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${each.value.dead_letter_topic}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      filter          = format(local.subscription_metric, each.value.dead_letter_topic, "oldest_unacked_message_age")
       comparison      = "COMPARISON_GT"
       threshold_value = 86400
       duration        = "0s"
@@ -93,13 +98,13 @@ resource "google_monitoring_alert_policy" "stream_delivery_lag" {
   project               = var.project_id
   display_name          = "${local.prefix}: stream ${each.key} delivery to BigQuery behind"
   combiner              = "OR"
-  notification_channels = [for channel in google_monitoring_notification_channel.on_call : channel.id]
+  notification_channels = local.channels
   user_labels           = { lane = "streaming", stream = each.key }
 
   conditions {
     display_name = "oldest undelivered message of ${each.value.subscription} over ${var.stream_delivery_lag_seconds}s"
     condition_threshold {
-      filter          = "resource.type = \"pubsub_subscription\" AND resource.labels.subscription_id = \"${each.value.subscription}\" AND metric.type = \"pubsub.googleapis.com/subscription/oldest_unacked_message_age\""
+      filter          = format(local.subscription_metric, each.value.subscription, "oldest_unacked_message_age")
       comparison      = "COMPARISON_GT"
       threshold_value = var.stream_delivery_lag_seconds
       duration        = "300s"
@@ -131,7 +136,7 @@ resource "google_monitoring_alert_policy" "bridge" {
   project               = var.project_id
   display_name          = "${local.prefix}: stream ${each.key} bridge down or stalled"
   combiner              = "OR"
-  notification_channels = [for channel in google_monitoring_notification_channel.on_call : channel.id]
+  notification_channels = local.channels
   user_labels           = { lane = "streaming", stream = each.key }
 
   conditions {
@@ -189,7 +194,7 @@ resource "google_monitoring_alert_policy" "regulatory_dead_letters" {
   project               = var.project_id
   display_name          = "${local.prefix}: regulatory dead letters"
   combiner              = "OR"
-  notification_channels = [for channel in google_monitoring_notification_channel.on_call : channel.id]
+  notification_channels = local.channels
   user_labels           = { lane = "regulatory" }
 
   conditions {
@@ -209,7 +214,7 @@ resource "google_monitoring_alert_policy" "regulatory_dead_letters" {
   conditions {
     display_name = "Pub/Sub could not push an event to the reporter"
     condition_threshold {
-      filter          = "resource.type = \"pubsub_topic\" AND resource.labels.topic_id = \"${var.regulatory_dead_letter_topic}\" AND metric.type = \"pubsub.googleapis.com/topic/send_message_operation_count\""
+      filter          = format(local.topic_metric, var.regulatory_dead_letter_topic, "send_message_operation_count")
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"

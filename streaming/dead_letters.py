@@ -241,23 +241,24 @@ class DeadLetterReplay:
         """Replay up to `limit` dead letters, oldest first; those not replayed are released by the lease."""
         report = ReplayReport(self._spec.name, subscription, dry_run)
         plans = [self.plan(letter) for letter in leased.take(limit)]
-        ready = [plan for plan in plans if plan.message is not None]
-        if dry_run:
-            ready = []
-        outcomes = publish_all(
-            self._publisher_api,
-            self._topic_path,
-            [plan.message for plan in ready if plan.message is not None],
-            ordered=self._spec.ordering_key_field is not None,
-        )
-        rejected = {id(plan): error for plan, error in zip(ready, outcomes, strict=True) if error is not None}
-        leased.acknowledge([plan.letter for plan in ready if id(plan) not in rejected])
+        # Publish errors by the letter's message id: None when Pub/Sub took the replay.
+        errors: dict[str, BaseException | None] = {}
+        ready = [(plan.letter, plan.message) for plan in plans if plan.message is not None]
+        if ready and not dry_run:
+            outcomes = publish_all(
+                self._publisher_api,
+                self._topic_path,
+                [message for _, message in ready],
+                ordered=self._spec.ordering_key_field is not None,
+            )
+            errors = {letter.message_id: error for (letter, _), error in zip(ready, outcomes, strict=True)}
+            leased.acknowledge([letter for letter, _ in ready if errors[letter.message_id] is None])
         for plan in plans:
             outcome, reason, detail = plan.outcome, plan.reason, plan.detail
+            error = errors.get(plan.letter.message_id)
             if dry_run and outcome is Outcome.REPLAYED:
                 outcome = Outcome.WOULD_REPLAY
-            elif id(plan) in rejected:
-                error = rejected[id(plan)]
+            elif error is not None:
                 outcome, reason, detail = Outcome.STILL_DEAD, "rejected_by_pubsub", f"{type(error).__name__}: {error}"
             report.rows.append(_row(plan.letter, outcome, reason, detail))
         return report

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestrator.batch.cycle import Progress as ProgressCallback
+from orchestrator.logs import JsonFormatter
 
 # Wide enough for landing paths when output goes to a file or CI log rather than a terminal.
 stdout = Console(width=None if sys.stdout.isatty() else 160)
@@ -43,22 +44,10 @@ def print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[st
     stdout.print(table)
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "severity": record.levelname,
-                "message": record.getMessage(),
-                "logger": record.name,
-                "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-            }
-        )
-
-
 def configure_logging() -> None:
     """Structured JSON logs on stderr when it is not a terminal; quiet otherwise (the progress bar shows)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter())
+    handler.setFormatter(JsonFormatter())
     root = logging.getLogger("mdp")
     root.handlers = [handler]
     root.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)

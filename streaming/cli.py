@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import signal
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +14,8 @@ import typer
 
 from orchestrator.backends import open_warehouse
 from orchestrator.console import print_json, print_table
+from orchestrator.exceptions import MdpError
+from orchestrator.logs import log_event
 from orchestrator.settings import Settings
 from streaming import runbook
 from streaming.bridge import run_bridge
@@ -39,6 +44,12 @@ dead_letters_app = typer.Typer(
     help="A stream's dead letters (the bridge's poison messages, the subscription's undelivered ones): list, replay.",
     no_args_is_help=True,
 )
+
+log = logging.getLogger("mdp.streaming.build")
+# Log-based metrics in terraform/modules/monitoring match the build's log lines on their `alert` field.
+REJECTED_ALERT = "STREAM_EVENTS_REJECTED"
+GAPS_ALERT = "STREAM_SEQUENCE_GAPS_CONFIRMED"
+BUILD_FAILED_ALERT = "STREAM_BUILD_FAILED"
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 StreamArgument = Annotated[str, typer.Argument(help="Stream spec name (source_specs/streaming/<name>.yaml).")]
@@ -253,24 +264,72 @@ def stream_build(
     as_json: JsonOption = False,
 ) -> None:
     """The hourly streaming build: `dbt build --select tag:streaming` (dedupe, reject, merge, gaps, lag); says how
-    many events it rejected."""
+    many events it rejected and which sequence gaps it confirmed, and logs each for alerting."""
     variables: dict[str, int] = {"stream_lookback_hours": lookback_hours}
     if window_hours is not None:
         variables["stream_staging_window_hours"] = window_hours
     settings = _settings(ctx)
-    result = runbook.build_streaming_models(settings, variables, full_refresh)
-    warehouse = open_warehouse(settings)
+    started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        rejected = runbook.rejected_since(warehouse, result.started_at)
-    finally:
-        warehouse.close()
-    payload = {"command": result.command, "status": result.status, "message": result.message, "rejected": rejected}
+        result = runbook.build_streaming_models(settings, variables, full_refresh)
+    except MdpError as error:
+        # A failed build may still have recorded rejects and rebuilt the gaps: report them before failing.
+        _report_findings(settings, started_at)
+        log_event(log, logging.ERROR, f"streaming build failed: {error}", alert=BUILD_FAILED_ALERT)
+        raise
+    rejected, gaps = _report_findings(settings, started_at)
+    payload = {
+        "command": result.command,
+        "status": result.status,
+        "message": result.message,
+        "rejected": sum(rejected.values()),
+        "rejected_by_stream": rejected,
+        "confirmed_gaps": gaps,
+    }
     if as_json:
         print_json(payload)
         return
     typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
     if rejected:
-        typer.echo(f"{rejected} events rejected by their stream spec, kept out of curation: `mdp stream rejects`")
+        typer.echo(
+            f"{sum(rejected.values())} events rejected by their stream spec, kept out of curation: `mdp stream rejects`"
+        )
+    for found in gaps:
+        typer.echo(
+            f"{found['gaps']} {found['severity']} sequence gaps newly confirmed in {found['source']}, "
+            f"{found['missing']} events missing: `mdp stream gaps --confirmed-only`"
+        )
+
+
+def _report_findings(settings: Settings, started_at: dt.datetime) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """What this build found per stream, logged for the alerts: events it rejected, gaps it confirmed."""
+    with closing(open_warehouse(settings)) as warehouse:
+        if not all(warehouse.table_columns("control", name) for name in runbook.BUILD_FINDINGS_TABLES):
+            return {}, []
+        rejected = runbook.rejected_since(warehouse, started_at)
+        gaps = runbook.confirmed_gaps_since(warehouse, started_at)
+    for stream, count in rejected.items():
+        log_event(
+            log,
+            logging.WARNING,
+            f"{count} events of stream {stream} rejected by their stream spec",
+            alert=REJECTED_ALERT,
+            stream=stream,
+            rejected=count,
+        )
+    for found in gaps:
+        log_event(
+            log,
+            logging.WARNING,
+            f"{found['gaps']} {found['severity']} sequence gaps newly confirmed in stream {found['source']}, "
+            f"{found['missing']} events missing",
+            alert=GAPS_ALERT,
+            stream=found["source"],
+            gap_severity=found["severity"],
+            gaps=found["gaps"],
+            missing=found["missing"],
+        )
+    return rejected, gaps
 
 
 @stream_app.command("check")

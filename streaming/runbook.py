@@ -16,6 +16,8 @@ from streaming.exceptions import StreamModelsNotBuiltError
 STREAMING_DBT_BUILD = ("build", "--select", "tag:streaming")
 STREAMING_DBT_TEST = ("test", "--select", "tag:streaming")
 SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+# What a build found is read from these control models.
+BUILD_FINDINGS_TABLES = ("streaming_rejected_events", "streaming_confirmed_gaps")
 
 
 def build_streaming_models(
@@ -109,12 +111,26 @@ def rejects(
     return [_jsonable(row) for row in rows]
 
 
-def rejected_since(warehouse: Warehouse, recorded_since: dt.datetime) -> int:
-    """How many rejected events builds started at or after `recorded_since` (naive UTC) recorded."""
+def rejected_since(warehouse: Warehouse, recorded_since: dt.datetime) -> dict[str, int]:
+    """Rejected events per stream that builds started at or after `recorded_since` (naive UTC) recorded."""
     rows = warehouse.query(
-        f"select count(*) as rejected from {_built_table(warehouse, 'streaming_rejected_events')} "
-        f"where _recorded_at >= @since",
+        f"select source, count(*) as rejected from {_built_table(warehouse, 'streaming_rejected_events')} "
+        f"where _recorded_at >= @since group by source order by source",
         # The build stamps its start to the second.
         {"since": recorded_since.replace(microsecond=0)},
     )
-    return int(rows[0]["rejected"])
+    return {str(row["source"]): int(row["rejected"]) for row in rows}
+
+
+def confirmed_gaps_since(warehouse: Warehouse, recorded_since: dt.datetime) -> list[dict[str, Any]]:
+    """Gaps per stream and severity that builds started at or after `recorded_since` (naive UTC) confirmed."""
+    rows = warehouse.query(
+        f"select source, severity, count(*) as gaps, sum(missing_count) as missing "
+        f"from {_built_table(warehouse, 'streaming_confirmed_gaps')} where _recorded_at >= @since "
+        f"group by source, severity order by source, severity",
+        {"since": recorded_since.replace(microsecond=0)},
+    )
+    return [
+        {"source": row["source"], "severity": row["severity"], "gaps": int(row["gaps"]), "missing": int(row["missing"])}
+        for row in rows
+    ]

@@ -11,10 +11,13 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from regulatory_reporter.logs import DEAD_LETTER_ALERT
+from streaming.cli import BUILD_FAILED_ALERT, GAPS_ALERT, REJECTED_ALERT
 from streaming.metrics import BridgeMetrics
+from streaming.runbook import SEVERITIES
 from tests.conftest import REPO
 
-MONITORING = (REPO / "terraform" / "modules" / "monitoring" / "main.tf").read_text()
+MONITORING_DIR = REPO / "terraform" / "modules" / "monitoring"
+MONITORING = (MONITORING_DIR / "main.tf").read_text()
 RUNBOOK = (REPO / "docs" / "support_runbook.md").read_text()
 
 
@@ -33,6 +36,18 @@ def test_the_regulatory_alert_counts_the_reporters_dead_letter_log_line() -> Non
     assert _local("regulatory_dead_letter_log_alert") == DEAD_LETTER_ALERT
 
 
+def test_the_streaming_build_alerts_count_the_builds_log_lines() -> None:
+    assert _local("stream_rejected_log_alert") == REJECTED_ALERT
+    assert _local("stream_gaps_log_alert") == GAPS_ALERT
+    assert _local("stream_build_failed_log_alert") == BUILD_FAILED_ALERT
+
+
+def test_the_gap_alert_knows_the_severities_the_build_logs() -> None:
+    allowed = re.search(r"contains\((\[[^]]*\]), severity\)", (MONITORING_DIR / "variables.tf").read_text())
+    assert allowed, "stream_gap_alert_severities has no list of allowed severities"
+    assert tuple(re.findall(r'"([A-Z]+)"', allowed.group(1))) == SEVERITIES
+
+
 def test_the_bridge_alerts_query_metrics_the_bridge_exports() -> None:
     exported = {family.name for family in BridgeMetrics().registry.collect()}
     for name in ("bridge_gauge_always_set", "bridge_paused_gauge", "bridge_backlog_gauge"):
@@ -42,12 +57,17 @@ def test_the_bridge_alerts_query_metrics_the_bridge_exports() -> None:
 def test_every_runbook_link_names_a_section_of_the_support_runbook() -> None:
     anchors = {_anchor(heading) for heading in re.findall(r"^## (.+)$", RUNBOOK, flags=re.MULTILINE)}
     links = re.findall(r'"\$\{var\.runbook_url\}#([a-z0-9-]+)"', MONITORING)
-    assert len(links) == 3
+    assert len(links) == 6
     assert set(links) <= anchors, f"no such runbook sections: {sorted(set(links) - anchors)}"
 
 
 ALERT_COMMANDS = [
-    shlex.split(line.strip().replace("${var.environment}", "int").replace("${each.key}", "rfq"))
+    shlex.split(
+        line.strip()
+        .replace("${var.environment}", "int")
+        .replace("${each.key}", "rfq")
+        .replace("${var.stream_gap_alert_severities[0]}", "HIGH")
+    )
     for line in MONITORING.splitlines()
     if line.strip().startswith("mdp ")
 ]
@@ -55,6 +75,7 @@ ALERT_COMMANDS = [
 
 @pytest.mark.parametrize("words", ALERT_COMMANDS, ids=[" ".join(words) for words in ALERT_COMMANDS])
 def test_every_command_an_alert_suggests_parses(words: list[str]) -> None:
+    assert "${" not in " ".join(words), "a Terraform expression the test does not fill in"
     # With --help last, the command line is parsed (unknown commands and options fail) and nothing runs.
     result = CliRunner().invoke(app, [*words[1:], "--help"])
     assert result.exit_code == 0, f"`{' '.join(words)}`: {result.output}"

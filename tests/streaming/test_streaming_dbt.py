@@ -18,10 +18,10 @@ import pytest
 
 from orchestrator.backends import warehouse_dbt_target
 from orchestrator.dbt_runner import DbtResult, run_dbt
-from orchestrator.exceptions import DbtFailedError
 from orchestrator.report.queries import LANE_TABLES, table_state
 from orchestrator.settings import Settings
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
+from streaming.cli import BUILD_FAILED_ALERT, GAPS_ALERT, REJECTED_ALERT
 from streaming.load import STREAM_SCHEMA
 from streaming.runbook import build_streaming_models, gaps, lag
 from tests.streaming.support import MDP, rfq_event
@@ -74,6 +74,11 @@ def _land(warehouse: Path, deliveries: list[Delivery]) -> None:
         )
     finally:
         target.close()
+
+
+def _json_lines(stderr: str) -> list[str]:
+    """The structured log lines among what `mdp` wrote to stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("{")]
 
 
 def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -228,9 +233,16 @@ def windowed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "curated_after_late_copy": _query(warehouse, curated),
     }
     # The merge must start three hours before the newest curated hour, but staging covers one hour.
-    with pytest.raises(DbtFailedError) as behind:
-        build_streaming_models(settings, {"stream_staging_window_hours": 1, "stream_lookback_hours": 3})
-    steps["behind"] = str(behind.value)
+    behind = subprocess.run(
+        [MDP, "--home", str(home), "stream", "build", "--window-hours", "1", "--lookback-hours", "3"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    steps["behind_exit_code"] = behind.returncode
+    steps["behind"] = behind.stderr
+    steps["behind_alerts"] = [record for record in map(json.loads, _json_lines(behind.stderr)) if "alert" in record]
     needed = int(re.search(r"--window-hours (\d+)", steps["behind"]).group(1))  # type: ignore[union-attr]
     build_streaming_models(settings, {"stream_staging_window_hours": needed, "stream_lookback_hours": 3})
     steps["window_hours_needed"] = needed
@@ -252,7 +264,11 @@ def test_a_copy_arriving_after_its_first_copy_left_the_staging_window_never_repl
 
 
 def test_a_build_behind_the_staging_window_fails_with_its_catch_up_command(windowed: dict[str, Any]) -> None:
+    assert windowed["behind_exit_code"] == 2
     assert "catch up with `mdp stream build --window-hours" in windowed["behind"]
+    [alert] = windowed["behind_alerts"]
+    assert (alert["severity"], alert["alert"]) == ("ERROR", BUILD_FAILED_ALERT)
+    assert "catch up with `mdp stream build --window-hours" in alert["message"]
     assert 4 <= windowed["window_hours_needed"] <= 6, "three hours of lookback, up to an hour into the newest hour"
     assert windowed["curated_after_catch_up"] == FIRST_COPIES
 
@@ -277,3 +293,100 @@ def test_runbook_commands_before_the_first_streaming_build_say_what_to_run(
         f"StreamModelsNotBuiltError: table=control.{table}: not in this warehouse; the streaming build has not run "
         "here yet (`mdp stream build`)"
     )
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What `mdp stream build --json` printed, and the alert lines it logged."""
+
+    payload: dict[str, Any]
+    alerts: list[dict[str, Any]]
+
+
+def _build_with_cli(home: Path) -> BuildReport:
+    completed = subprocess.run(
+        [MDP, "--home", str(home), "stream", "build", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    records = [json.loads(line) for line in _json_lines(completed.stderr)]
+    return BuildReport(json.loads(completed.stdout), [record for record in records if "alert" in record])
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> list[BuildReport]:
+    """Three builds: over the first hour; over a late, confirmed gap and a rejected event; with nothing new."""
+    home = tmp_path_factory.mktemp("stream-build-reports")
+    warehouse = Settings(
+        home=home, specs_dir=Path("source_specs").resolve(), dbt_project_dir=Path("dbt_project").resolve()
+    ).warehouse_path
+    found: list[BuildReport] = []
+    for deliveries in (
+        FIRST_HOUR,
+        # Partition 1 jumps from 20 to 30, an hour ago; event 131 breaks the spec (it still bounds gaps).
+        [Delivery(130, 1, 30, 60), Delivery(131, 1, 31, 5, price="n/a")],
+        [],
+    ):
+        if deliveries:
+            _land(warehouse, deliveries)
+        found.append(_build_with_cli(home))
+    return found
+
+
+def test_each_build_reports_the_gaps_it_confirms_once(reports: list[BuildReport]) -> None:
+    assert [report.payload["confirmed_gaps"] for report in reports] == [
+        [
+            {"source": "rfq", "severity": "HIGH", "gaps": 1, "missing": 18},
+            {"source": "rfq", "severity": "LOW", "gaps": 1, "missing": 1},
+        ],
+        [{"source": "rfq", "severity": "MEDIUM", "gaps": 1, "missing": 9}],
+        [],
+    ], "a gap confirmed by one build is not reported again by the next"
+
+
+def test_each_build_reports_the_events_it_rejects_per_stream(reports: list[BuildReport]) -> None:
+    assert [(report.payload["rejected"], report.payload["rejected_by_stream"]) for report in reports] == [
+        (0, {}),
+        (1, {"rfq": 1}),
+        (0, {}),
+    ]
+
+
+def test_the_build_logs_one_alert_line_per_finding(reports: list[BuildReport]) -> None:
+    fields = ("severity", "alert", "stream", "gap_severity", "gaps", "missing", "rejected")
+    assert [[{k: line[k] for k in fields if k in line} for line in report.alerts] for report in reports] == [
+        [
+            {
+                "severity": "WARNING",
+                "alert": GAPS_ALERT,
+                "stream": "rfq",
+                "gap_severity": "HIGH",
+                "gaps": 1,
+                "missing": 18,
+            },
+            {
+                "severity": "WARNING",
+                "alert": GAPS_ALERT,
+                "stream": "rfq",
+                "gap_severity": "LOW",
+                "gaps": 1,
+                "missing": 1,
+            },
+        ],
+        [
+            {"severity": "WARNING", "alert": REJECTED_ALERT, "stream": "rfq", "rejected": 1},
+            {
+                "severity": "WARNING",
+                "alert": GAPS_ALERT,
+                "stream": "rfq",
+                "gap_severity": "MEDIUM",
+                "gaps": 1,
+                "missing": 9,
+            },
+        ],
+        [],
+    ]
+    assert reports[1].alerts[0]["message"] == "1 events of stream rfq rejected by their stream spec"

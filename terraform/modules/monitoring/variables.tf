@@ -50,6 +50,17 @@ variable "bridge_backlog_messages" {
   default     = 1000000
 }
 
+variable "stream_gap_alert_severities" {
+  description = "Severities of confirmed sequence gaps that raise an alert (LOW 1 event missing, MEDIUM 2-9, HIGH 10-99, CRITICAL 100+), lowest first."
+  type        = list(string)
+  default     = ["HIGH", "CRITICAL"]
+
+  validation {
+    condition     = length(var.stream_gap_alert_severities) > 0 && alltrue([for severity in var.stream_gap_alert_severities : contains(["LOW", "MEDIUM", "HIGH", "CRITICAL"], severity)])
+    error_message = "stream_gap_alert_severities needs at least one of LOW, MEDIUM, HIGH, CRITICAL."
+  }
+}
+
 variable "runbook_url" {
   description = "Where docs/support_runbook.md is read; each alert links its section."
   type        = string

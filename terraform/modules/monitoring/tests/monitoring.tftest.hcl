@@ -51,6 +51,64 @@ run "every_stream_gets_its_alerts" {
   }
 }
 
+run "the_streaming_builds_log_lines_alert_per_stream" {
+  command = plan
+
+  assert {
+    condition = alltrue([for lane in [google_monitoring_alert_policy.stream_rejected_events, google_monitoring_alert_policy.stream_sequence_gaps] :
+    toset(keys(lane)) == toset(keys(var.streams))])
+    error_message = "Each stream must get a rejected-events and a sequence-gaps alert."
+  }
+
+  assert {
+    condition = (google_logging_metric.stream_events_rejected.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert=\"STREAM_EVENTS_REJECTED\""
+      && google_logging_metric.stream_sequence_gaps.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert=\"STREAM_SEQUENCE_GAPS_CONFIRMED\""
+      && google_logging_metric.stream_build_failures.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert=\"STREAM_BUILD_FAILED\""
+    && google_logging_metric.stream_sequence_gaps.label_extractors.gap_severity == "EXTRACT(jsonPayload.gap_severity)")
+    error_message = "The log-based metrics must count the streaming build's log lines, by stream and gap severity."
+  }
+
+  assert {
+    condition = alltrue([for stream, policy in google_monitoring_alert_policy.stream_sequence_gaps :
+      endswith(policy.conditions[0].condition_threshold[0].filter, "AND metric.labels.stream = \"${stream}\" AND metric.labels.gap_severity = one_of(\"HIGH\", \"CRITICAL\")")
+      && strcontains(google_monitoring_alert_policy.stream_rejected_events[stream].conditions[0].condition_threshold[0].filter, "metric.labels.stream = \"${stream}\"")
+    ])
+    error_message = "A stream's alerts must count only its own lines, and gaps of HIGH or CRITICAL by default."
+  }
+
+  assert {
+    condition = (google_monitoring_alert_policy.stream_build_failed.conditions[0].condition_threshold[0].threshold_value == 1
+    && google_monitoring_alert_policy.stream_build_failed.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "3600s")
+    error_message = "The build alert must wait for the CronJob's retry to fail too: more than one failure within an hour."
+  }
+}
+
+run "gap_alerts_take_the_severities_on_call_asks_for" {
+  command = plan
+
+  variables {
+    stream_gap_alert_severities = ["MEDIUM", "HIGH", "CRITICAL"]
+  }
+
+  assert {
+    condition = alltrue([for policy in google_monitoring_alert_policy.stream_sequence_gaps :
+      endswith(policy.conditions[0].condition_threshold[0].filter, "one_of(\"MEDIUM\", \"HIGH\", \"CRITICAL\")")
+      && strcontains(policy.documentation[0].content, "stream gaps --severity MEDIUM --confirmed-only")
+    ])
+    error_message = "The gap alert must watch the severities asked for and list gaps from the lowest of them."
+  }
+}
+
+run "an_unknown_gap_severity_is_refused" {
+  command = plan
+
+  variables {
+    stream_gap_alert_severities = ["SEVERE"]
+  }
+
+  expect_failures = [var.stream_gap_alert_severities]
+}
+
 run "regulatory_dead_letters_alert_on_the_reporters_log_line_and_topic" {
   command = plan
 
@@ -76,7 +134,9 @@ run "every_alert_reaches_on_call_and_names_its_runbook_section" {
   assert {
     condition = alltrue([for policy in concat(
       values(google_monitoring_alert_policy.stream_dead_letters), values(google_monitoring_alert_policy.stream_delivery_lag),
-      values(google_monitoring_alert_policy.bridge), [google_monitoring_alert_policy.regulatory_dead_letters],
+      values(google_monitoring_alert_policy.bridge), values(google_monitoring_alert_policy.stream_rejected_events),
+      values(google_monitoring_alert_policy.stream_sequence_gaps), [google_monitoring_alert_policy.stream_build_failed],
+      [google_monitoring_alert_policy.regulatory_dead_letters],
       ) : length(policy.notification_channels) == length(var.on_call_emails)
       && strcontains(policy.documentation[0].content, "docs/support_runbook.md#alert-")
     && startswith(policy.display_name, "mdp int: ")])

@@ -195,6 +195,7 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str], first: int)
         built = _mdp(environment, "stream", "build", "--json", timeout=600)
         assert json.loads(built.stdout)["status"] == "success"
         assert json.loads(built.stdout)["rejected"] == rejected, "a rejection is recorded once"
+        assert json.loads(built.stdout)["rejected_by_stream"] == ({"rfq": rejected} if rejected else {})
     listed = _mdp(environment, "stream", "rejects", "--source", "rfq", "--json")
     expected = {f"EV{first + number:09d}": reason for number, (_, reason) in BREAKING.items()}
     rejects = {row["event_id"]: row for row in json.loads(listed.stdout) if row["event_id"] in expected}

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator import runbook
+from orchestrator.alerts import Alert, alert_on_failure
 from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_target
 from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
@@ -206,11 +207,12 @@ def extract(
         raise typer.BadParameter("must be jsonl, csv or parquet", param_hint="--format")
     settings = _settings()
     format_name: ExtractFormat = fmt  # type: ignore[assignment]
-    warehouse = open_warehouse(settings)
-    try:
-        result = write_extract(warehouse, open_buckets(settings), date.date(), format_name, settings.work_dir)
-    finally:
-        warehouse.close()
+    with alert_on_failure(Alert.VENDOR_EXTRACT_FAILED, f"the vendor extract for {date.date()}"):
+        warehouse = open_warehouse(settings)
+        try:
+            result = write_extract(warehouse, open_buckets(settings), date.date(), format_name, settings.work_dir)
+        finally:
+            warehouse.close()
     if as_json:
         print_json(result.as_dict())
     else:

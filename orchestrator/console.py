@@ -45,12 +45,14 @@ def print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[st
 
 
 def configure_logging() -> None:
-    """Structured JSON logs on stderr when it is not a terminal; quiet otherwise (the progress bar shows)."""
+    """Structured JSON logs on stderr when it is not a terminal (a job's log, which Cloud Logging parses); on a
+    terminal, warnings and errors alone, as plain lines (the progress bar shows the steps)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    terminal = sys.stderr.isatty()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s") if terminal else JsonFormatter())
     root = logging.getLogger("mdp")
     root.handlers = [handler]
-    root.setLevel(logging.WARNING if sys.stderr.isatty() else logging.INFO)
+    root.setLevel(logging.WARNING if terminal else logging.INFO)
     root.propagate = False
 
 

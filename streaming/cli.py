@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import signal
 import threading
 from contextlib import closing
@@ -12,10 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
+from orchestrator.alerts import Alert, alert_on_failure, raise_alert
 from orchestrator.backends import open_warehouse
 from orchestrator.console import print_json, print_table
 from orchestrator.exceptions import MdpError
-from orchestrator.logs import log_event
 from orchestrator.settings import Settings
 from streaming import runbook
 from streaming.bridge import run_bridge
@@ -44,12 +43,6 @@ dead_letters_app = typer.Typer(
     help="A stream's dead letters (the bridge's poison messages, the subscription's undelivered ones): list, replay.",
     no_args_is_help=True,
 )
-
-log = logging.getLogger("mdp.streaming.build")
-# Log-based metrics in terraform/modules/monitoring match the build's log lines on their `alert` field.
-REJECTED_ALERT = "STREAM_EVENTS_REJECTED"
-GAPS_ALERT = "STREAM_SEQUENCE_GAPS_CONFIRMED"
-BUILD_FAILED_ALERT = "STREAM_BUILD_FAILED"
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
 StreamArgument = Annotated[str, typer.Argument(help="Stream spec name (source_specs/streaming/<name>.yaml).")]
@@ -271,11 +264,11 @@ def stream_build(
     settings = _settings(ctx)
     started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        result = runbook.build_streaming_models(settings, variables, full_refresh)
-    except MdpError as error:
-        # A failed build may still have recorded rejects and rebuilt the gaps: report them before failing.
+        with alert_on_failure(Alert.STREAM_BUILD_FAILED, "the streaming build"):
+            result = runbook.build_streaming_models(settings, variables, full_refresh)
+    except MdpError:
+        # A failed build may still have recorded rejects and confirmed gaps: report them too.
         _report_findings(settings, started_at)
-        log_event(log, logging.ERROR, f"streaming build failed: {error}", alert=BUILD_FAILED_ALERT)
         raise
     rejected, gaps = _report_findings(settings, started_at)
     payload = {
@@ -309,21 +302,17 @@ def _report_findings(settings: Settings, started_at: dt.datetime) -> tuple[dict[
         rejected = runbook.rejected_since(warehouse, started_at)
         gaps = runbook.confirmed_gaps_since(warehouse, started_at)
     for stream, count in rejected.items():
-        log_event(
-            log,
-            logging.WARNING,
+        raise_alert(
+            Alert.STREAM_EVENTS_REJECTED,
             f"{count} events of stream {stream} rejected by their stream spec",
-            alert=REJECTED_ALERT,
             stream=stream,
             rejected=count,
         )
     for found in gaps:
-        log_event(
-            log,
-            logging.WARNING,
+        raise_alert(
+            Alert.STREAM_SEQUENCE_GAPS_CONFIRMED,
             f"{found['gaps']} {found['severity']} sequence gaps newly confirmed in stream {found['source']}, "
             f"{found['missing']} events missing",
-            alert=GAPS_ALERT,
             stream=found["source"],
             gap_severity=found["severity"],
             gaps=found["gaps"],

@@ -6,10 +6,12 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.backends import Buckets, open_buckets, open_warehouse, warehouse_dbt_target
+from orchestrator.batch.findings import alert_on_cycle_failure, alert_on_deliveries, alert_on_file
 from orchestrator.batch.ingest import FileOutcome, IngestContext, ingest_file, sweep_orphan_control
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.scan import LandedObject, scan_landing
@@ -81,6 +83,7 @@ def _ingest_all(items: Sequence[LandedObject], context: IngestContext, progress:
             # One bad file never blocks the others: it stays in landing and is reported.
             outcome = FileOutcome(item.key, item.spec.name if item.spec else None, "failed", reasons=[str(error)])
         log.info("file=%s status=%s rows_loaded=%s", item.key, outcome.status, outcome.rows_loaded)
+        alert_on_file(item.key, outcome.source, outcome.status, outcome.reasons)
         outcomes.append(outcome)
     if progress:
         progress("validated", len(items), len(items))
@@ -177,4 +180,11 @@ def run_cycle(
         except MdpError as error:
             report.pipeline_error = f"{type(error).__name__}: {error}"
         _record_run(settings, report)
+    if report.exit_code == 2:
+        alert_on_cycle_failure(
+            run_id, report.pipeline_error or f"dbt build: {report.dbt.message if report.dbt else ''}"
+        )
+    elif report.dbt is not None:
+        with closing(open_warehouse(settings)) as warehouse:
+            alert_on_deliveries(warehouse, as_of, dt.datetime.now(dt.UTC).replace(tzinfo=None))
     return report

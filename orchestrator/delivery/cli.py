@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from orchestrator.alerts import Alert, alert_on_failure
 from orchestrator.console import print_json, print_table
 from orchestrator.settings import Settings
 
@@ -35,7 +36,8 @@ def register(app: typer.Typer) -> None:
         """Send the date's extract and manifest to the vendor (SFTP or GCS), manifest last, nothing twice."""
         from orchestrator.delivery.service import deliver_extract
 
-        report = deliver_extract(_settings(), date.date())
+        with alert_on_failure(Alert.VENDOR_EXTRACT_FAILED, f"the vendor delivery for {date.date()}"):
+            report = deliver_extract(_settings(), date.date())
         if as_json:
             print_json(report.as_dict())
         else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from orchestrator.backends import Buckets, open_warehouse
+from orchestrator.batch.findings import alert_on_file
 from orchestrator.batch.ingest import IngestContext, ingest_file
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.scan import LandedObject, LandingScan, scan_landing
@@ -147,4 +148,5 @@ class Pickup:
             # As in the cycle, one bad file never blocks the others; this one stays in landing for the sweep.
             outcome = PickupOutcome(key, "error", reasons=[f"{type(error).__name__}: {error}"])
         log.info("file=%s status=%s run_id=%s", key, outcome.status, run_id)
+        alert_on_file(key, outcome.source, outcome.status, outcome.reasons)
         return outcome

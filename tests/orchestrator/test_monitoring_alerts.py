@@ -9,9 +9,9 @@ import shlex
 import pytest
 from typer.testing import CliRunner
 
+from orchestrator.alerts import Alert
 from orchestrator.cli import app
 from regulatory_reporter.logs import DEAD_LETTER_ALERT
-from streaming.cli import BUILD_FAILED_ALERT, GAPS_ALERT, REJECTED_ALERT
 from streaming.metrics import BridgeMetrics
 from streaming.runbook import SEVERITIES
 from tests.conftest import REPO
@@ -36,10 +36,24 @@ def test_the_regulatory_alert_counts_the_reporters_dead_letter_log_line() -> Non
     assert _local("regulatory_dead_letter_log_alert") == DEAD_LETTER_ALERT
 
 
-def test_the_streaming_build_alerts_count_the_builds_log_lines() -> None:
-    assert _local("stream_rejected_log_alert") == REJECTED_ALERT
-    assert _local("stream_gaps_log_alert") == GAPS_ALERT
-    assert _local("stream_build_failed_log_alert") == BUILD_FAILED_ALERT
+def _job_alerts() -> dict[str, dict[str, str]]:
+    """The `job_alerts` map of main.tf: each alert's quoted attributes."""
+    block = MONITORING[MONITORING.index("  job_alerts = {") :]
+    block = block[: block.index("\n  }\n")]
+    entries = re.findall(r"^    ([A-Z_]+) = \{\n(.*?)^    \}", block, flags=re.MULTILINE | re.DOTALL)
+    return {name: dict(re.findall(r'^\s+(\w+)\s*=\s*"(.*)"$', body, flags=re.MULTILINE)) for name, body in entries}
+
+
+def test_every_alert_the_jobs_log_has_a_policy_and_every_policy_an_alert() -> None:
+    assert set(_job_alerts()) == {alert.value for alert in Alert}
+
+
+def test_a_policy_keeps_one_incident_per_subject_the_alert_names() -> None:
+    # The label a policy groups by must be a field the jobs log (orchestrator/batch/findings.py, streaming/cli.py).
+    labels = re.findall(r'^\s+(\w+)\s+= "EXTRACT\(jsonPayload\.(\w+)\)"', MONITORING, flags=re.MULTILINE)
+    assert all(label == field for label, field in labels)
+    for alert, attributes in _job_alerts().items():
+        assert attributes["per"] in {"", *(label for label, _ in labels)}, alert
 
 
 def test_the_gap_alert_knows_the_severities_the_build_logs() -> None:
@@ -57,11 +71,15 @@ def test_the_bridge_alerts_query_metrics_the_bridge_exports() -> None:
 def test_every_runbook_link_names_a_section_of_the_support_runbook() -> None:
     anchors = {_anchor(heading) for heading in re.findall(r"^## (.+)$", RUNBOOK, flags=re.MULTILINE)}
     links = re.findall(r'"\$\{var\.runbook_url\}#([a-z0-9-]+)"', MONITORING)
-    assert len(links) == 6
+    links += [attributes["runbook"] for attributes in _job_alerts().values()]
+    assert len(links) == 3 + len(Alert)
     assert set(links) <= anchors, f"no such runbook sections: {sorted(set(links) - anchors)}"
 
 
 ALERT_COMMANDS = [
+    shlex.split(f"mdp --env int {attributes['command']}".replace("${var.stream_gap_alert_severities[0]}", "HIGH"))
+    for attributes in _job_alerts().values()
+] + [
     shlex.split(
         line.strip()
         .replace("${var.environment}", "int")
@@ -69,7 +87,7 @@ ALERT_COMMANDS = [
         .replace("${var.stream_gap_alert_severities[0]}", "HIGH")
     )
     for line in MONITORING.splitlines()
-    if line.strip().startswith("mdp ")
+    if line.strip().startswith("mdp ") and "${each.value.command}" not in line
 ]
 
 

@@ -16,12 +16,12 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from orchestrator.alerts import Alert
 from orchestrator.backends import warehouse_dbt_target
 from orchestrator.dbt_runner import DbtResult, run_dbt
 from orchestrator.report.queries import LANE_TABLES, table_state
 from orchestrator.settings import Settings
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
-from streaming.cli import BUILD_FAILED_ALERT, GAPS_ALERT, REJECTED_ALERT
 from streaming.load import STREAM_SCHEMA
 from streaming.runbook import build_streaming_models, gaps, lag
 from tests.streaming.support import MDP, rfq_event
@@ -267,7 +267,7 @@ def test_a_build_behind_the_staging_window_fails_with_its_catch_up_command(windo
     assert windowed["behind_exit_code"] == 2
     assert "catch up with `mdp stream build --window-hours" in windowed["behind"]
     [alert] = windowed["behind_alerts"]
-    assert (alert["severity"], alert["alert"]) == ("ERROR", BUILD_FAILED_ALERT)
+    assert (alert["severity"], alert["alert"]) == ("ERROR", Alert.STREAM_BUILD_FAILED)
     assert "catch up with `mdp stream build --window-hours" in alert["message"]
     assert 4 <= windowed["window_hours_needed"] <= 6, "three hours of lookback, up to an hour into the newest hour"
     assert windowed["curated_after_catch_up"] == FIRST_COPIES
@@ -361,7 +361,7 @@ def test_the_build_logs_one_alert_line_per_finding(reports: list[BuildReport]) -
         [
             {
                 "severity": "WARNING",
-                "alert": GAPS_ALERT,
+                "alert": Alert.STREAM_SEQUENCE_GAPS_CONFIRMED,
                 "stream": "rfq",
                 "gap_severity": "HIGH",
                 "gaps": 1,
@@ -369,7 +369,7 @@ def test_the_build_logs_one_alert_line_per_finding(reports: list[BuildReport]) -
             },
             {
                 "severity": "WARNING",
-                "alert": GAPS_ALERT,
+                "alert": Alert.STREAM_SEQUENCE_GAPS_CONFIRMED,
                 "stream": "rfq",
                 "gap_severity": "LOW",
                 "gaps": 1,
@@ -377,10 +377,10 @@ def test_the_build_logs_one_alert_line_per_finding(reports: list[BuildReport]) -
             },
         ],
         [
-            {"severity": "WARNING", "alert": REJECTED_ALERT, "stream": "rfq", "rejected": 1},
+            {"severity": "WARNING", "alert": Alert.STREAM_EVENTS_REJECTED, "stream": "rfq", "rejected": 1},
             {
                 "severity": "WARNING",
-                "alert": GAPS_ALERT,
+                "alert": Alert.STREAM_SEQUENCE_GAPS_CONFIRMED,
                 "stream": "rfq",
                 "gap_severity": "MEDIUM",
                 "gaps": 1,

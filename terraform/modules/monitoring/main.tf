@@ -1,17 +1,14 @@
-# Alerts of the streaming and regulatory lanes, each pointing at its section of docs/support_runbook.md, sent to
+# Alerts of the three lanes, each pointing at its section of docs/support_runbook.md, sent to
 # the environment's on-call addresses. They watch what the lanes already emit: Pub/Sub's own metrics for dead
 # letters and delivery lag, the bridges' Prometheus metrics (collected by Managed Service for Prometheus through
-# the PodMonitoring in orchestrator/k8s/base), the hourly streaming build's log lines (events it rejected, gaps it
-# confirmed, its failure) and the reporter's dead-letter log line.
+# the PodMonitoring in orchestrator/k8s/base), the alert lines the orchestrator's jobs log (files, sources, the
+# batch cycle, the vendor extract, the streaming build) and the reporter's dead-letter log line.
 
 locals {
   prefix = "mdp ${var.environment}"
 
   # Names of what the lanes emit; tests/orchestrator/test_monitoring_alerts.py checks them against the code.
   regulatory_dead_letter_log_alert = "REGULATORY_SUBMISSION_DEAD_LETTERED"
-  stream_rejected_log_alert        = "STREAM_EVENTS_REJECTED"
-  stream_gaps_log_alert            = "STREAM_SEQUENCE_GAPS_CONFIRMED"
-  stream_build_failed_log_alert    = "STREAM_BUILD_FAILED"
   bridge_gauge_always_set          = "mdp_bridge_in_flight_bytes"
   bridge_paused_gauge              = "mdp_bridge_paused"
   bridge_backlog_gauge             = "mdp_bridge_kafka_backlog_messages"
@@ -26,9 +23,6 @@ locals {
   runbook = {
     stream_dead_letters     = "${var.runbook_url}#alert-stream-dead-letters"
     streaming_lag           = "${var.runbook_url}#alert-streaming-lag"
-    streaming_build         = "${var.runbook_url}#alert-streaming-build-failed"
-    sequence_gaps           = "${var.runbook_url}#alert-sequence-gaps"
-    rejected_stream_events  = "${var.runbook_url}#alert-rejected-stream-events"
     regulatory_dead_letters = "${var.runbook_url}#alert-regulatory-dead-letters"
   }
 }
@@ -184,35 +178,17 @@ resource "google_monitoring_alert_policy" "bridge" {
   }
 }
 
-# The hourly streaming build (`mdp stream build`, CronJob mdp-stream-build) logs one line per stream with events
-# it rejected, one per stream and severity with gaps it confirmed (each gap once), and one when it fails.
-resource "google_logging_metric" "stream_events_rejected" {
+# The orchestrator's jobs on GKE log one JSON line per alert (orchestrator/alerts.py), its `alert` field naming it
+# and `source` or `stream` its subject. One log-based metric counts them all; each policy below counts one alert,
+# with one incident per source or stream.
+resource "google_logging_metric" "job_alerts" {
   project     = var.project_id
-  name        = "mdp/stream_events_rejected"
-  description = "Streaming builds that rejected events of a stream (their log line with alert=${local.stream_rejected_log_alert})."
-  filter      = "resource.type=\"k8s_container\" AND jsonPayload.alert=\"${local.stream_rejected_log_alert}\""
+  name        = "mdp/job_alerts"
+  description = "Alert lines the orchestrator's jobs log (orchestrator/alerts.py), by alert and subject."
+  filter      = "resource.type=\"k8s_container\" AND jsonPayload.alert:*"
   label_extractors = {
-    stream = "EXTRACT(jsonPayload.stream)"
-  }
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-    labels {
-      key         = "stream"
-      value_type  = "STRING"
-      description = "Stream spec name."
-    }
-  }
-}
-
-resource "google_logging_metric" "stream_sequence_gaps" {
-  project     = var.project_id
-  name        = "mdp/stream_sequence_gaps_confirmed"
-  description = "Streaming builds that confirmed sequence gaps of a stream and severity (their log line with alert=${local.stream_gaps_log_alert})."
-  filter      = "resource.type=\"k8s_container\" AND jsonPayload.alert=\"${local.stream_gaps_log_alert}\""
-  label_extractors = {
+    alert        = "EXTRACT(jsonPayload.alert)"
+    source       = "EXTRACT(jsonPayload.source)"
     stream       = "EXTRACT(jsonPayload.stream)"
     gap_severity = "EXTRACT(jsonPayload.gap_severity)"
   }
@@ -222,52 +198,142 @@ resource "google_logging_metric" "stream_sequence_gaps" {
     value_type  = "INT64"
     unit        = "1"
     labels {
+      key         = "alert"
+      value_type  = "STRING"
+      description = "The alert (orchestrator.alerts.Alert)."
+    }
+    labels {
+      key         = "source"
+      value_type  = "STRING"
+      description = "Source spec name, for the batch lane's alerts."
+    }
+    labels {
       key         = "stream"
       value_type  = "STRING"
-      description = "Stream spec name."
+      description = "Stream spec name, for the streaming lane's alerts."
     }
     labels {
       key         = "gap_severity"
       value_type  = "STRING"
-      description = "LOW, MEDIUM, HIGH or CRITICAL, by the number of events missing."
+      description = "LOW, MEDIUM, HIGH or CRITICAL, for confirmed sequence gaps."
     }
   }
 }
 
-resource "google_logging_metric" "stream_build_failures" {
-  project     = var.project_id
-  name        = "mdp/stream_build_failures"
-  description = "Failed streaming builds (their log line with alert=${local.stream_build_failed_log_alert})."
-  filter      = "resource.type=\"k8s_container\" AND jsonPayload.alert=\"${local.stream_build_failed_log_alert}\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
+locals {
+  # One policy per alert the jobs log. `per`: one incident per source or stream (or none). The policy fires when
+  # more than `above` lines arrive within `window`: a state the hourly cycle logs each hour (a missing source)
+  # stays open over a 2-hour window; a failure alerts once the CronJob's retry has failed too (above 1 in an hour).
+  job_alerts = {
+    FILE_VALIDATION_FAILED = {
+      title   = "a file failed validation"
+      per     = "source"
+      window  = "60s"
+      above   = 0
+      runbook = "alert-validation-failed-a-whole-file-was-rejected"
+      text    = "A file of source $${metric.label.source} was rejected as a whole and moved to the failed bucket with its reasons."
+      command = "files list --state failed"
+    }
+    FILE_UNMATCHED = {
+      title   = "a landed file matches no source spec"
+      per     = ""
+      window  = "60s"
+      above   = 0
+      runbook = "alert-source-missing-or-late"
+      text    = "A file in the landing bucket matches no source spec's landing pattern: a new or renamed feed."
+      command = "files list --state unmatched"
+    }
+    SOURCE_MISSING = {
+      title   = "a source is missing past its deadline"
+      per     = "source"
+      window  = "7200s"
+      above   = 0
+      runbook = "alert-source-missing-or-late"
+      text    = "Source $${metric.label.source} has fewer files than expected past its deadline (MISSING or PARTIAL); each hourly cycle says so until they arrive."
+      command = "completeness --days 2"
+    }
+    VOLUME_ANOMALY = {
+      title   = "a source's daily row count is anomalous"
+      per     = "source"
+      window  = "7200s"
+      above   = 0
+      runbook = "alert-volume-anomaly"
+      text    = "Source $${metric.label.source} delivered all its files, but far fewer or more rows than its history or its spec's typical range."
+      command = "anomalies --days 2"
+    }
+    BATCH_CYCLE_FAILED = {
+      title   = "the hourly cycle failed"
+      per     = ""
+      window  = "3600s"
+      above   = 1
+      runbook = "alert-dbt-model-failed"
+      text    = "`mdp run` (CronJob mdp-run) failed, and so did its retry: its log line names the failing step (dbt, warehouse, bucket). Files stay in landing; nothing is lost."
+      command = "status --json"
+    }
+    VENDOR_EXTRACT_FAILED = {
+      title   = "the vendor extract was not delivered"
+      per     = ""
+      window  = "3600s"
+      above   = 1
+      runbook = "alert-vendor-extract-not-delivered"
+      text    = "`mdp extract` or `mdp deliver` (CronJob mdp-extract-deliver) failed more than once: the vendor is missing today's extract."
+      command = "deliveries list"
+    }
+    STREAM_EVENTS_REJECTED = {
+      title   = "stream events rejected by their spec"
+      per     = "stream"
+      window  = "60s"
+      above   = 0
+      runbook = "alert-rejected-stream-events"
+      text    = "The hourly streaming build rejected events of stream $${metric.label.stream} that break its spec; they are kept out of curation, each with its reason."
+      command = "stream rejects --hours 24"
+    }
+    STREAM_SEQUENCE_GAPS_CONFIRMED = {
+      title   = "sequence gaps confirmed"
+      per     = "stream"
+      window  = "60s"
+      above   = 0
+      runbook = "alert-sequence-gaps"
+      text    = "The hourly streaming build confirmed ${join(" or ", var.stream_gap_alert_severities)} sequence gaps in stream $${metric.label.stream}: events are missing. Ask the producer to replay the ranges to Kafka."
+      command = "stream gaps --severity ${var.stream_gap_alert_severities[0]} --confirmed-only"
+    }
+    STREAM_BUILD_FAILED = {
+      title   = "the streaming build failed"
+      per     = ""
+      window  = "3600s"
+      above   = 1
+      runbook = "alert-streaming-build-failed"
+      text    = "`mdp stream build` (CronJob mdp-stream-build) failed, and so did its retry: curated streams, gaps and lag stand still. Its log line names the failing model or test, or the catch-up command."
+      command = "stream build"
+    }
+  }
+  # Only the severities asked for raise the gap alert.
+  job_alert_filters = {
+    STREAM_SEQUENCE_GAPS_CONFIRMED = " AND metric.labels.gap_severity = one_of(${join(", ", [for severity in var.stream_gap_alert_severities : "\"${severity}\""])})"
   }
 }
 
-# Events that break their stream spec were kept out of curation: the stream's owner must fix and resend them.
-resource "google_monitoring_alert_policy" "stream_rejected_events" {
-  for_each = var.streams
+resource "google_monitoring_alert_policy" "job_alerts" {
+  for_each = local.job_alerts
 
   project               = var.project_id
-  display_name          = "${local.prefix}: stream ${each.key} events rejected"
+  display_name          = "${local.prefix}: ${each.value.title}"
   combiner              = "OR"
   notification_channels = local.channels
-  user_labels           = { lane = "streaming", stream = each.key }
+  user_labels           = { alert = lower(each.key) }
 
   conditions {
-    display_name = "the streaming build rejected events of ${each.key}"
+    display_name = "${each.key} logged more than ${each.value.above} times in ${each.value.window}"
     condition_threshold {
-      filter          = "${format(local.job_log_metric, google_logging_metric.stream_events_rejected.name)} AND metric.labels.stream = \"${each.key}\""
+      filter          = "${format(local.job_log_metric, google_logging_metric.job_alerts.name)} AND metric.labels.alert = \"${each.key}\"${lookup(local.job_alert_filters, each.key, "")}"
       comparison      = "COMPARISON_GT"
-      threshold_value = 0
+      threshold_value = each.value.above
       duration        = "0s"
       aggregations {
-        alignment_period     = "60s"
+        alignment_period     = each.value.window
         per_series_aligner   = "ALIGN_SUM"
         cross_series_reducer = "REDUCE_SUM"
+        group_by_fields      = each.value.per == "" ? [] : ["metric.label.${each.value.per}"]
       }
     }
   }
@@ -278,97 +344,12 @@ resource "google_monitoring_alert_policy" "stream_rejected_events" {
 
   documentation {
     mime_type = "text/markdown"
-    subject   = "${local.prefix}: events of stream ${each.key} rejected by their spec"
+    subject   = "${local.prefix}: ${each.value.title}${each.value.per == "" ? "" : " (${each.value.per} $${metric.label.${each.value.per}})"}"
     content   = <<-EOT
-      The hourly streaming build rejected events of stream `${each.key}` that break its spec; they are kept out of
-      curation, each with its reason. Runbook: ${local.runbook.rejected_stream_events}
+      ${each.value.text}
+      Runbook: ${var.runbook_url}#${each.value.runbook}
 
-          mdp --env ${var.environment} stream rejects --source ${each.key} --hours 24
-    EOT
-  }
-}
-
-# Sequence numbers are missing after the grace period: events the producer sent never arrived (or were never sent).
-resource "google_monitoring_alert_policy" "stream_sequence_gaps" {
-  for_each = var.streams
-
-  project               = var.project_id
-  display_name          = "${local.prefix}: stream ${each.key} sequence gaps"
-  combiner              = "OR"
-  notification_channels = local.channels
-  user_labels           = { lane = "streaming", stream = each.key }
-
-  conditions {
-    display_name = "the streaming build confirmed ${join(" or ", var.stream_gap_alert_severities)} gaps in ${each.key}"
-    condition_threshold {
-      filter = join(" AND ", [
-        format(local.job_log_metric, google_logging_metric.stream_sequence_gaps.name),
-        "metric.labels.stream = \"${each.key}\"",
-        "metric.labels.gap_severity = one_of(${join(", ", [for severity in var.stream_gap_alert_severities : "\"${severity}\""])})",
-      ])
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "60s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-
-  alert_strategy {
-    auto_close = "86400s"
-  }
-
-  documentation {
-    mime_type = "text/markdown"
-    subject   = "${local.prefix}: sequence gaps confirmed in stream ${each.key}"
-    content   = <<-EOT
-      The hourly streaming build confirmed ${join(" or ", var.stream_gap_alert_severities)} sequence gaps in stream
-      `${each.key}`: events are missing. Ask the producer to replay the ranges to Kafka. Runbook: ${local.runbook.sequence_gaps}
-
-          mdp --env ${var.environment} stream gaps --severity ${var.stream_gap_alert_severities[0]} --confirmed-only
-    EOT
-  }
-}
-
-# The streaming build failed twice within an hour (the CronJob retries once): curation, gaps and lag stand still.
-resource "google_monitoring_alert_policy" "stream_build_failed" {
-  project               = var.project_id
-  display_name          = "${local.prefix}: streaming build failed"
-  combiner              = "OR"
-  notification_channels = local.channels
-  user_labels           = { lane = "streaming" }
-
-  conditions {
-    display_name = "mdp stream build failed twice within an hour"
-    condition_threshold {
-      filter          = format(local.job_log_metric, google_logging_metric.stream_build_failures.name)
-      comparison      = "COMPARISON_GT"
-      threshold_value = 1
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "3600s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-    }
-  }
-
-  alert_strategy {
-    auto_close = "86400s"
-  }
-
-  documentation {
-    mime_type = "text/markdown"
-    subject   = "${local.prefix}: the hourly streaming build fails"
-    content   = <<-EOT
-      `mdp stream build` (CronJob mdp-stream-build) failed, and so did its retry: the curated streams, sequence gaps
-      and lag stand still until it succeeds. Its log line names the failing model or test, or the catch-up command.
-      Runbook: ${local.runbook.streaming_build}
-
-          mdp --env ${var.environment} stream build
+          mdp --env ${var.environment} ${each.value.command}
     EOT
   }
 }

@@ -4,9 +4,7 @@ output "alert_policy_names" {
     { for stream, policy in google_monitoring_alert_policy.stream_dead_letters : "stream-dead-letters/${stream}" => policy.display_name },
     { for stream, policy in google_monitoring_alert_policy.stream_delivery_lag : "stream-delivery-lag/${stream}" => policy.display_name },
     { for stream, policy in google_monitoring_alert_policy.bridge : "bridge/${stream}" => policy.display_name },
-    { for stream, policy in google_monitoring_alert_policy.stream_rejected_events : "stream-rejected-events/${stream}" => policy.display_name },
-    { for stream, policy in google_monitoring_alert_policy.stream_sequence_gaps : "stream-sequence-gaps/${stream}" => policy.display_name },
-    { "stream-build-failed" = google_monitoring_alert_policy.stream_build_failed.display_name },
+    { for alert, policy in google_monitoring_alert_policy.job_alerts : "job-alert/${alert}" => policy.display_name },
     { "regulatory-dead-letters" = google_monitoring_alert_policy.regulatory_dead_letters.display_name },
   )
 }

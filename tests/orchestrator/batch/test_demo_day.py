@@ -6,22 +6,29 @@ import dataclasses
 import datetime as dt
 import gzip
 import json
+import logging
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.alerts import Alert
+from orchestrator.alerts import log as alerts_log
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.cycle import run_cycle
+from orchestrator.batch.findings import alert_on_deliveries
 from orchestrator.demo import DemoResult, run_demo
 from orchestrator.extract import write_extract
 from orchestrator.identity import trade_id
+from orchestrator.logs import JsonFormatter
 from orchestrator.runbook import replay_file
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
@@ -46,12 +53,51 @@ REPO = Path(__file__).resolve().parents[3]
 DATE = dt.date(2026, 11, 20)
 
 
+class AlertLines(logging.Handler):
+    """Collects the alert lines `orchestrator.alerts` logs, as Cloud Logging would read them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(JsonFormatter())
+        self.lines: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+    def of(self, alert: Alert) -> list[dict[str, Any]]:
+        """The lines of one alert."""
+        return [line for line in self.lines if line["alert"] == alert]
+
+
+@contextmanager
+def alert_lines() -> Iterator[AlertLines]:
+    """The alert lines logged inside the block."""
+    handler = AlertLines()
+    alerts_log.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        alerts_log.removeHandler(handler)
+
+
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory, specs: list[SourceSpec]) -> tuple[Settings, DemoResult]:
-    """One demo day, shared by the tests of this module (they only read, or add files of their own)."""
+def demo_run(
+    tmp_path_factory: pytest.TempPathFactory, specs: list[SourceSpec]
+) -> tuple[Settings, DemoResult, AlertLines]:
+    """One demo day, shared by the tests of this module (they only read, or add files of their own), with the
+    alert lines it logged."""
     home = tmp_path_factory.mktemp("demo") / "home"
     settings = Settings(home=home, specs_dir=REPO / "source_specs", dbt_project_dir=REPO / "dbt_project")
-    return settings, run_demo(settings, specs, DATE, seed=7)
+    with alert_lines() as lines:
+        result = run_demo(settings, specs, DATE, seed=7)
+    return settings, result, lines
+
+
+@pytest.fixture(scope="module")
+def demo_home(demo_run: tuple[Settings, DemoResult, AlertLines]) -> tuple[Settings, DemoResult]:
+    """The demo day's home and result."""
+    settings, result, _ = demo_run
+    return settings, result
 
 
 def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
@@ -256,3 +302,109 @@ def _run_runbook_command(command: str, home: Path, regulator_url: str, pubsub_pr
     assert completed.returncode in allowed, f"{command}: {completed.stderr}"
     if "--json" in arguments:
         json.loads(completed.stdout)
+
+
+def test_the_cycle_alerts_on_each_file_rejected_or_unmatched(demo_run: tuple[Settings, DemoResult, AlertLines]) -> None:
+    _, result, lines = demo_run
+    failed = {(f.source, f.path) for f in result.cycle.files if f.status == "failed"}
+    unmatched = {f.path for f in result.cycle.files if f.status == "unmatched"}
+    assert failed, "the demo day rejects files"
+    assert unmatched, "the demo day lands a file no spec matches"
+    assert {(line["source"], line["file"]) for line in lines.of(Alert.FILE_VALIDATION_FAILED)} == failed
+    assert {line["file"] for line in lines.of(Alert.FILE_UNMATCHED)} == unmatched
+    murex = next(line for line in lines.of(Alert.FILE_VALIDATION_FAILED) if line["source"] == "murex_trades")
+    assert murex["severity"] == "WARNING"
+    assert murex["message"].startswith(f"file {murex['file']} of source murex_trades failed validation: ")
+
+
+def test_a_good_cycle_alerts_on_sources_short_past_their_deadline(
+    demo_run: tuple[Settings, DemoResult, AlertLines],
+) -> None:
+    settings, _, lines = demo_run
+    statuses = _query(
+        settings,
+        "select source, cast(business_date as varchar) as business_date, status from control.source_completeness "
+        "where business_date between '2026-11-19' and '2026-11-20'",
+    )
+    # The demo day delivers every source for the 20th (late: it lands today) and none for the 19th.
+    short = {(row["source"], row["business_date"]) for row in statuses if row["status"] in ("MISSING", "PARTIAL")}
+    assert {date for _, date in short} == {"2026-11-19"}
+    assert {(line["source"], line["business_date"]) for line in lines.of(Alert.SOURCE_MISSING)} == short
+    assert not lines.of(Alert.VOLUME_ANOMALY), "no history yet, every count inside its spec's typical range"
+
+
+def test_a_source_is_not_missing_before_its_deadline(demo_home: tuple[Settings, DemoResult]) -> None:
+    settings, _ = demo_home
+    warehouse = open_warehouse(settings)
+    try:
+        with alert_lines() as lines:
+            # The reference sources are due at 06:00 on the 19th, the trading sources from 18:30.
+            alert_on_deliveries(warehouse, DATE, dt.datetime(2026, 11, 19, 12, 0))
+    finally:
+        warehouse.close()
+    assert {line["source"] for line in lines.of(Alert.SOURCE_MISSING)} == {
+        "books",
+        "counterparties",
+        "instruments",
+        "traders",
+    }
+    assert lines.of(Alert.SOURCE_MISSING)[0]["message"].startswith("source books is MISSING for 2026-11-19: ")
+
+
+def test_a_complete_delivery_outside_its_typical_rows_alerts(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    settings, _ = demo_home
+    project = tmp_path / "dbt_project"
+    shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
+    copy = dataclasses.replace(settings, home=tmp_path / "home", dbt_project_dir=project)
+    shutil.copytree(settings.home, copy.home)
+    # The books spec now expects at most 5 rows a day; the demo day delivered more.
+    tightened = [
+        dataclasses.replace(spec, expectations=dataclasses.replace(spec.expectations, typical_rows=(1, 5)))
+        if spec.name == "books"
+        else spec
+        for spec in specs
+    ]
+    with alert_lines() as lines:
+        report = run_cycle(copy, tightened, DATE)
+    assert report.exit_code == 0, report.as_dict()
+    [line] = lines.of(Alert.VOLUME_ANOMALY)
+    assert (line["source"], line["business_date"]) == ("books", "2026-11-20")
+    assert line["message"].endswith(": outside its spec's typical_rows")
+
+
+def test_a_cycle_whose_build_fails_alerts_with_the_failure(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    settings, _ = demo_home
+    project = tmp_path / "dbt_project"
+    shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "curation" / "broken_model.sql").write_text("select missing_column from nowhere\n")
+    broken = dataclasses.replace(settings, home=tmp_path / "home", dbt_project_dir=project)
+    shutil.copytree(settings.home, broken.home)
+    with alert_lines() as lines:
+        report = run_cycle(broken, specs, DATE)
+    assert report.exit_code == 2
+    [line] = lines.of(Alert.BATCH_CYCLE_FAILED)
+    assert (line["severity"], line["run_id"]) == ("ERROR", report.run_id)
+    assert "broken_model" in line["message"]
+    assert not lines.of(Alert.SOURCE_MISSING), "after a failed build the control models are not current"
+
+
+def test_a_failed_vendor_delivery_alerts_with_the_date_and_error(
+    demo_home: tuple[Settings, DemoResult], tmp_path: Path
+) -> None:
+    settings, _ = demo_home
+    home = tmp_path / "home"
+    shutil.copytree(settings.home, home)
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("mdp")), "--home", str(home), "deliver", "--date", "2026-11-25"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    [line] = [json.loads(text) for text in completed.stderr.splitlines() if text.startswith('{"')]
+    assert (line["severity"], line["alert"]) == ("ERROR", Alert.VENDOR_EXTRACT_FAILED)
+    assert line["message"].startswith("the vendor delivery for 2026-11-25 failed: ExtractNotFoundError: ")

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from orchestrator.alerts import Alert
 from orchestrator.generator import Faults, generate_source_file
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec, find_spec
@@ -50,7 +51,7 @@ def test_watch_picks_up_files_as_they_land_and_holds_control_files_for_their_dat
         MDP,
         "watch",
         "--max-messages",
-        "3",
+        "4",
         "--timeout",
         "180",
         "--interval",
@@ -68,9 +69,14 @@ def test_watch_picks_up_files_as_they_land_and_holds_control_files_for_their_dat
         held = _next_outcome(process.stdout)
         land(murex.data_path)
         second = _next_outcome(process.stdout)
+        unknown = out / "inbound" / "unknown_feed" / "positions_20261120.csv"
+        unknown.parent.mkdir(parents=True)
+        unknown.write_text("book,position\nB1,100\n")
+        land(unknown)  # matches no spec: raises its alert
+        unmatched = _next_outcome(process.stdout)
         _, stderr = process.communicate(timeout=60)
 
-    assert process.returncode == 0, stderr
+    assert process.returncode == 1, f"a file matched no spec: exit 1\n{stderr}"
     assert (held["key"], held["status"]) == (murex.landing_key.replace(".xml", ".ctrl.xml"), "ignored")
     assert (first["data_key"], first["status"], first["rows_loaded"], first["rows_quarantined"]) == (
         venue.landing_key,
@@ -79,6 +85,11 @@ def test_watch_picks_up_files_as_they_land_and_holds_control_files_for_their_dat
         2,
     )
     assert (second["data_key"], second["status"], second["rows_loaded"]) == (murex.landing_key, "loaded", 40)
+    assert (unmatched["key"], unmatched["status"]) == ("inbound/unknown_feed/positions_20261120.csv", "unmatched")
+    alerts = [json.loads(line) for line in stderr.splitlines() if line.startswith('{"') and '"alert"' in line]
+    assert [(alert["alert"], alert["file"]) for alert in alerts] == [
+        (Alert.FILE_UNMATCHED, "inbound/unknown_feed/positions_20261120.csv")
+    ]
     assert list(LocalFolderStore(settings.home / "landing").list()) == []
     warehouse = DuckDBWarehouse(settings.warehouse_path)
     try:
@@ -88,6 +99,7 @@ def test_watch_picks_up_files_as_they_land_and_holds_control_files_for_their_dat
     finally:
         warehouse.close()
     assert [(r["landing_key"], r["outcome"], r["rows_loaded"]) for r in recorded] == [
+        ("inbound/unknown_feed/positions_20261120.csv", "unmatched", 0),
         (murex.landing_key, "loaded", 40),
         (venue.landing_key, "loaded", 298),
     ]

@@ -51,35 +51,45 @@ run "every_stream_gets_its_alerts" {
   }
 }
 
-run "the_streaming_builds_log_lines_alert_per_stream" {
+run "the_jobs_alert_lines_raise_one_policy_each" {
   command = plan
 
   assert {
-    condition = alltrue([for lane in [google_monitoring_alert_policy.stream_rejected_events, google_monitoring_alert_policy.stream_sequence_gaps] :
-    toset(keys(lane)) == toset(keys(var.streams))])
-    error_message = "Each stream must get a rejected-events and a sequence-gaps alert."
+    condition = (google_logging_metric.job_alerts.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert:*"
+      && google_logging_metric.job_alerts.label_extractors.alert == "EXTRACT(jsonPayload.alert)"
+    && google_logging_metric.job_alerts.label_extractors.source == "EXTRACT(jsonPayload.source)")
+    error_message = "One log-based metric must count every alert line of the jobs on GKE, by alert and subject."
   }
 
   assert {
-    condition = (google_logging_metric.stream_events_rejected.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert=\"STREAM_EVENTS_REJECTED\""
-      && google_logging_metric.stream_sequence_gaps.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert=\"STREAM_SEQUENCE_GAPS_CONFIRMED\""
-      && google_logging_metric.stream_build_failures.filter == "resource.type=\"k8s_container\" AND jsonPayload.alert=\"STREAM_BUILD_FAILED\""
-    && google_logging_metric.stream_sequence_gaps.label_extractors.gap_severity == "EXTRACT(jsonPayload.gap_severity)")
-    error_message = "The log-based metrics must count the streaming build's log lines, by stream and gap severity."
+    condition = alltrue([for alert, policy in google_monitoring_alert_policy.job_alerts :
+    strcontains(policy.conditions[0].condition_threshold[0].filter, "metric.labels.alert = \"${alert}\"")])
+    error_message = "Each policy must count its own alert's lines."
   }
 
   assert {
-    condition = alltrue([for stream, policy in google_monitoring_alert_policy.stream_sequence_gaps :
-      endswith(policy.conditions[0].condition_threshold[0].filter, "AND metric.labels.stream = \"${stream}\" AND metric.labels.gap_severity = one_of(\"HIGH\", \"CRITICAL\")")
-      && strcontains(google_monitoring_alert_policy.stream_rejected_events[stream].conditions[0].condition_threshold[0].filter, "metric.labels.stream = \"${stream}\"")
-    ])
-    error_message = "A stream's alerts must count only its own lines, and gaps of HIGH or CRITICAL by default."
+    condition = (google_monitoring_alert_policy.job_alerts["FILE_VALIDATION_FAILED"].conditions[0].condition_threshold[0].aggregations[0].group_by_fields == tolist(["metric.label.source"])
+      && google_monitoring_alert_policy.job_alerts["STREAM_EVENTS_REJECTED"].conditions[0].condition_threshold[0].aggregations[0].group_by_fields == tolist(["metric.label.stream"])
+    && length(google_monitoring_alert_policy.job_alerts["BATCH_CYCLE_FAILED"].conditions[0].condition_threshold[0].aggregations[0].group_by_fields) == 0)
+    error_message = "A source's or stream's alert must open one incident per source or stream."
   }
 
   assert {
-    condition = (google_monitoring_alert_policy.stream_build_failed.conditions[0].condition_threshold[0].threshold_value == 1
-    && google_monitoring_alert_policy.stream_build_failed.conditions[0].condition_threshold[0].aggregations[0].alignment_period == "3600s")
-    error_message = "The build alert must wait for the CronJob's retry to fail too: more than one failure within an hour."
+    condition = alltrue([for alert in ["BATCH_CYCLE_FAILED", "VENDOR_EXTRACT_FAILED", "STREAM_BUILD_FAILED"] :
+      google_monitoring_alert_policy.job_alerts[alert].conditions[0].condition_threshold[0].threshold_value == 1
+    && google_monitoring_alert_policy.job_alerts[alert].conditions[0].condition_threshold[0].aggregations[0].alignment_period == "3600s"])
+    error_message = "A failed job must alert once its CronJob's retry has failed too: more than one failure within an hour."
+  }
+
+  assert {
+    condition = (endswith(google_monitoring_alert_policy.job_alerts["STREAM_SEQUENCE_GAPS_CONFIRMED"].conditions[0].condition_threshold[0].filter, "AND metric.labels.gap_severity = one_of(\"HIGH\", \"CRITICAL\")")
+    && !strcontains(google_monitoring_alert_policy.job_alerts["STREAM_EVENTS_REJECTED"].conditions[0].condition_threshold[0].filter, "gap_severity"))
+    error_message = "Only HIGH and CRITICAL gaps must raise the gap alert by default."
+  }
+
+  assert {
+    condition     = google_monitoring_alert_policy.job_alerts["SOURCE_MISSING"].documentation[0].subject == "mdp int: a source is missing past its deadline (source $${metric.label.source})"
+    error_message = "A source's alert must name the source in its subject."
   }
 }
 
@@ -91,10 +101,8 @@ run "gap_alerts_take_the_severities_on_call_asks_for" {
   }
 
   assert {
-    condition = alltrue([for policy in google_monitoring_alert_policy.stream_sequence_gaps :
-      endswith(policy.conditions[0].condition_threshold[0].filter, "one_of(\"MEDIUM\", \"HIGH\", \"CRITICAL\")")
-      && strcontains(policy.documentation[0].content, "stream gaps --severity MEDIUM --confirmed-only")
-    ])
+    condition = (endswith(google_monitoring_alert_policy.job_alerts["STREAM_SEQUENCE_GAPS_CONFIRMED"].conditions[0].condition_threshold[0].filter, "one_of(\"MEDIUM\", \"HIGH\", \"CRITICAL\")")
+    && strcontains(google_monitoring_alert_policy.job_alerts["STREAM_SEQUENCE_GAPS_CONFIRMED"].documentation[0].content, "stream gaps --severity MEDIUM --confirmed-only"))
     error_message = "The gap alert must watch the severities asked for and list gaps from the lowest of them."
   }
 }
@@ -134,8 +142,7 @@ run "every_alert_reaches_on_call_and_names_its_runbook_section" {
   assert {
     condition = alltrue([for policy in concat(
       values(google_monitoring_alert_policy.stream_dead_letters), values(google_monitoring_alert_policy.stream_delivery_lag),
-      values(google_monitoring_alert_policy.bridge), values(google_monitoring_alert_policy.stream_rejected_events),
-      values(google_monitoring_alert_policy.stream_sequence_gaps), [google_monitoring_alert_policy.stream_build_failed],
+      values(google_monitoring_alert_policy.bridge), values(google_monitoring_alert_policy.job_alerts),
       [google_monitoring_alert_policy.regulatory_dead_letters],
       ) : length(policy.notification_channels) == length(var.on_call_emails)
       && strcontains(policy.documentation[0].content, "docs/support_runbook.md#alert-")

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from orchestrator.alerts import log as alerts_log
 from orchestrator.batch.cycle import Progress as ProgressCallback
 from orchestrator.logs import JsonFormatter
 
@@ -46,10 +47,13 @@ def print_table(title: str, rows: Sequence[dict[str, Any]], columns: Sequence[st
 
 def configure_logging() -> None:
     """Structured JSON logs on stderr when it is not a terminal (a job's log, which Cloud Logging parses); on a
-    terminal, warnings and errors alone, as plain lines (the progress bar shows the steps)."""
+    terminal, warnings and errors alone, as plain lines (the progress bar shows the steps), without the alert
+    lines: they are for Cloud Monitoring, and the command's own output already says the same."""
     handler = logging.StreamHandler(sys.stderr)
     terminal = sys.stderr.isatty()
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s") if terminal else JsonFormatter())
+    if terminal:
+        handler.addFilter(lambda record: not record.name.startswith(alerts_log.name))
     root = logging.getLogger("mdp")
     root.handlers = [handler]
     root.setLevel(logging.WARNING if terminal else logging.INFO)

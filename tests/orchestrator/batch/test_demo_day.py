@@ -351,14 +351,18 @@ def test_a_source_is_not_missing_before_its_deadline(demo_home: tuple[Settings, 
     assert lines.of(Alert.SOURCE_MISSING)[0]["message"].startswith("source books is MISSING for 2026-11-19: ")
 
 
+def _copy_of_home_and_dbt_project(settings: Settings, folder: Path) -> Settings:
+    """Settings on copies of the demo home and the dbt project, for a cycle that changes either."""
+    project = folder / "dbt_project"
+    shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copytree(settings.home, folder / "home")
+    return dataclasses.replace(settings, home=folder / "home", dbt_project_dir=project)
+
+
 def test_a_complete_delivery_outside_its_typical_rows_alerts(
     demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
 ) -> None:
-    settings, _ = demo_home
-    project = tmp_path / "dbt_project"
-    shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
-    copy = dataclasses.replace(settings, home=tmp_path / "home", dbt_project_dir=project)
-    shutil.copytree(settings.home, copy.home)
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path)
     # The books spec now expects at most 5 rows a day; the demo day delivered more.
     tightened = [
         dataclasses.replace(spec, expectations=dataclasses.replace(spec.expectations, typical_rows=(1, 5)))
@@ -377,12 +381,10 @@ def test_a_complete_delivery_outside_its_typical_rows_alerts(
 def test_a_cycle_whose_build_fails_alerts_with_the_failure(
     demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
 ) -> None:
-    settings, _ = demo_home
-    project = tmp_path / "dbt_project"
-    shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
-    (project / "models" / "curation" / "broken_model.sql").write_text("select missing_column from nowhere\n")
-    broken = dataclasses.replace(settings, home=tmp_path / "home", dbt_project_dir=project)
-    shutil.copytree(settings.home, broken.home)
+    broken = _copy_of_home_and_dbt_project(demo_home[0], tmp_path)
+    (broken.dbt_project_dir / "models" / "curation" / "broken_model.sql").write_text(
+        "select missing_column from nowhere\n"
+    )
     with alert_lines() as lines:
         report = run_cycle(broken, specs, DATE)
     assert report.exit_code == 2

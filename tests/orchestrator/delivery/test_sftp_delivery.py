@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.alerts import Alert
 from orchestrator.delivery.exceptions import (
     DeliveryFailedError,
     DeliverySettingError,
@@ -142,7 +143,10 @@ def test_a_host_key_other_than_the_pinned_one_is_refused(
 
     assert refused.returncode == 2
     assert refused.stdout == ""
-    message = refused.stderr.strip()
+    # The job's log: the alert line for on-call, then the error on one line.
+    alert, message = refused.stderr.strip().splitlines()
+    assert json.loads(alert)["alert"] == Alert.VENDOR_EXTRACT_FAILED
+    assert json.loads(alert)["message"].endswith(message)
     assert message.startswith("HostKeyMismatchError: host=127.0.0.1:")
     assert "not the pinned ssh-ed25519" in message
     assert "nothing was sent" in message

@@ -46,32 +46,11 @@ gaps_confirmed as (
 
 ),
 
-gaps_new as (
-
-    select *
-    from gaps_confirmed
-    {%- if is_incremental() %}
-    where not exists (
-        select 1
-        from {{ this }} as recorded
-        where
-            recorded.source = gaps_confirmed.source
-            and recorded.kafka_topic = gaps_confirmed.kafka_topic
-            and recorded.kafka_partition = gaps_confirmed.kafka_partition
-            and recorded.first_missing_sequence = gaps_confirmed.first_missing_sequence
-            and recorded.last_missing_sequence = gaps_confirmed.last_missing_sequence
-    )
-    {%- endif %}
-
-),
-
 gaps_recorded as (
 
-    select
-        *,
-        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as _dbt_invocation_id,
-        {{ run_started_at_literal() }} as _recorded_at
-    from gaps_new
+    {{ record_once('gaps_confirmed', [
+        'source', 'kafka_topic', 'kafka_partition', 'first_missing_sequence', 'last_missing_sequence'
+    ]) }}
 
 )
 

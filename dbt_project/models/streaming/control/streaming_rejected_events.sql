@@ -58,29 +58,9 @@ rejected_events_unioned as (
 
 ),
 
-rejected_events_new as (
-
-    select *
-    from rejected_events_unioned
-    {%- if is_incremental() %}
-    where not exists (
-        select 1
-        from {{ this }} as recorded
-        where
-            recorded.source = rejected_events_unioned.source
-            and recorded.event_id = rejected_events_unioned.event_id
-    )
-    {%- endif %}
-
-),
-
 rejected_events_recorded as (
 
-    select
-        *,
-        cast('{{ invocation_id }}' as {{ dbt.type_string() }}) as _dbt_invocation_id,
-        {{ run_started_at_literal() }} as _recorded_at
-    from rejected_events_new
+    {{ record_once('rejected_events_unioned', ['source', 'event_id']) }}
 
 )
 

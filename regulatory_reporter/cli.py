@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from orchestrator.alerts import Alert, alert_on_failure, raise_alert
 from orchestrator.backends import open_warehouse
 from orchestrator.console import print_json, print_table
 from orchestrator.settings import Settings
@@ -144,6 +147,36 @@ def mirror(context: typer.Context, as_json: JsonOption = False) -> None:
         typer.echo(
             f"mirrored {result['entries_mirrored']} ledger change(s), {result['dead_letters_mirrored']} dead letter(s)"
         )
+
+
+@reporter_app.command("reconcile")
+def reconcile(context: typer.Context, as_json: JsonOption = False) -> None:
+    """The scheduled reconciliation: `dbt build --select tag:regulatory`, then the events of the last day that
+    passed their deadline unsubmitted (MISSED: logged for the alert) or were submitted late."""
+    from regulatory_reporter.reconcile import build_regulatory_models, recent_breaches
+
+    settings = _settings(context).base
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with alert_on_failure(Alert.REGULATORY_RECONCILE_FAILED, "the regulatory reconciliation"):
+        result = build_regulatory_models(settings, now.date())
+        with closing(open_warehouse(settings)) as warehouse:
+            breaches = recent_breaches(warehouse, now)
+    if breaches["missed"]:
+        raise_alert(
+            Alert.REGULATORY_SUBMISSIONS_MISSED,
+            f"{breaches['missed']} regulatory events passed their deadline unsubmitted, the oldest due "
+            f"{breaches['oldest_missed_deadline']}: {', '.join(breaches['missed_event_ids'])}",
+            logging.ERROR,
+            missed=breaches["missed"],
+        )
+    if as_json:
+        print_json({"command": result.command, "status": result.status, "message": result.message, **breaches})
+        return
+    typer.echo(f"dbt {result.command}: {result.status} ({result.message})")
+    typer.echo(
+        f"deadlines in the last day: {breaches['missed']} missed, {breaches['late']} submitted late"
+        + (f"; `mdp reconciliation --date {now.date()}` lists them" if breaches["missed"] + breaches["late"] else "")
+    )
 
 
 @dlq_app.command("list")

@@ -64,7 +64,7 @@ def test_every_lane_has_its_scheduled_jobs() -> None:
         "stream build --json",
         "stream check --json",
         "reporter mirror --json",
-        "rebuild --select tag:regulatory --json",
+        "reporter reconcile --json",
     } <= commands
 
 

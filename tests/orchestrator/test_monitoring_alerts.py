@@ -72,7 +72,7 @@ def test_every_runbook_link_names_a_section_of_the_support_runbook() -> None:
     anchors = {_anchor(heading) for heading in re.findall(r"^## (.+)$", RUNBOOK, flags=re.MULTILINE)}
     links = re.findall(r'"\$\{var\.runbook_url\}#([a-z0-9-]+)"', MONITORING)
     links += [attributes["runbook"] for attributes in _job_alerts().values()]
-    assert len(links) == 3 + len(Alert)
+    assert len(links) == 4 + len(Alert)
     assert set(links) <= anchors, f"no such runbook sections: {sorted(set(links) - anchors)}"
 
 

@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from google.cloud import bigquery
 
+from orchestrator.alerts import Alert
 from orchestrator.backends import open_warehouse
 from orchestrator.identity import event_id, trade_id
 from orchestrator.report.queries import LANE_TABLES, table_state
@@ -29,7 +30,7 @@ from tests import services
 from tests.regulatory_reporter.support import make_event
 
 REPO = Path(__file__).resolve().parents[2]
-DBT = str(Path(sys.executable).with_name("dbt"))
+MDP = str(Path(sys.executable).with_name("mdp"))
 
 
 def _event(number: int, event_at: dt.datetime) -> dict[str, Any]:
@@ -49,44 +50,36 @@ STREAM_COLUMNS = (
 )
 
 
-def _dbt_build(target: str, work: Path, environment: dict[str, str]) -> None:
+def _reconcile(home: Path, environment: dict[str, str], *env: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """`mdp reporter reconcile --json`, as the CronJob runs it: what it printed, and the alert lines it logged."""
     completed = subprocess.run(
-        [
-            DBT,
-            "build",
-            "--select",
-            "tag:regulatory",
-            "--project-dir",
-            str(REPO / "dbt_project"),
-            "--profiles-dir",
-            str(REPO / "dbt_project"),
-            "--target",
-            target,
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-        ],
+        [MDP, "--home", str(home), *env, "reporter", "reconcile", "--json"],
         env={**os.environ, **environment},
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-    assert completed.returncode == 0, completed.stdout[-4000:]
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-4000:]
+    lines = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith('{"')]
+    return json.loads(completed.stdout), [line for line in lines if "alert" in line]
 
 
 @dataclass(frozen=True)
 class Built:
-    """What `dbt build -s tag:regulatory` left in the warehouse."""
+    """What `mdp reporter reconcile` (`dbt build -s tag:regulatory`, then the missed deadlines) left and said."""
 
     reconciliation: list[dict[str, Any]]
     daily: list[dict[str, Any]]
     report_contracts: dict[str, tuple[str, list[str]]]
     """The status report's check of each regulatory table it reads: ("ok", []) when every column it needs is there."""
+    reconciled: dict[str, Any]
+    """What `mdp reporter reconcile --json` printed."""
+    alerts: list[dict[str, Any]]
+    """The alert lines it logged."""
 
 
-def _built(warehouse: Warehouse) -> Built:
+def _built(warehouse: Warehouse, reconciled: tuple[dict[str, Any], list[dict[str, Any]]]) -> Built:
     def rows(name: str) -> list[dict[str, Any]]:
         return warehouse.query(f"select * from {warehouse.table('control', name)}")
 
@@ -95,6 +88,7 @@ def _built(warehouse: Warehouse) -> Built:
         rows("regulatory_reconciliation"),
         rows("regulatory_submission_daily"),
         {name: table_state(warehouse, LANE_TABLES[name]) for name in regulatory},
+        *reconciled,
     )
 
 
@@ -112,10 +106,10 @@ def _on_duckdb(work: Path, ledger: SqliteLedger, now: dt.datetime, stream: list[
         )
         connection.execute(f"create table raw.regulatory_events_stream ({columns})")
         connection.executemany("insert into raw.regulatory_events_stream values (?, ?, ?, ?, ?)", stream)
-    _dbt_build("local", work, {"MDP_WAREHOUSE_PATH": str(path)})
+    reconciled = _reconcile(work, {})
     warehouse = DuckDBWarehouse(path)
     try:
-        return _built(warehouse)
+        return _built(warehouse, reconciled)
     finally:
         warehouse.close()
 
@@ -149,10 +143,10 @@ def _on_bigquery_emulator(work: Path, ledger: SqliteLedger, now: dt.datetime, st
             for row in stream
         ]
         assert client.insert_rows_json(table, rows) == []
-        _dbt_build("emulator", work, {"MDP_BQ_PROJECT": project, "MDP_BQ_ENDPOINT": services.bigquery_emulator_host()})
+        reconciled = _reconcile(work / "home", {"MDP_BIGQUERY_PROJECT": project}, "--env", "emulator")
         warehouse = open_warehouse(settings)
         try:
-            return _built(warehouse)
+            return _built(warehouse, reconciled)
         finally:
             warehouse.close()
     finally:
@@ -263,3 +257,13 @@ def test_daily_summary_counts_each_status_and_the_acknowledgement_latency(scenar
 
 def test_status_report_finds_every_column_it_reads(scenario: Scenario) -> None:
     assert scenario.built.report_contracts == {name: ("ok", []) for name in scenario.built.report_contracts}
+
+
+def test_reconcile_reports_and_alerts_on_the_days_missed_deadlines(scenario: Scenario) -> None:
+    missed = _id(scenario.events["missed"])
+    reconciled = scenario.built.reconciled
+    assert (reconciled["status"], reconciled["missed"], reconciled["late"]) == ("success", 1, 1)
+    assert reconciled["missed_event_ids"] == [missed]
+    [alert] = scenario.built.alerts
+    assert (alert["severity"], alert["alert"], alert["missed"]) == ("ERROR", Alert.REGULATORY_SUBMISSIONS_MISSED, 1)
+    assert alert["message"].endswith(f"unsubmitted, the oldest due {reconciled['oldest_missed_deadline']}: {missed}")

@@ -24,6 +24,7 @@ locals {
     stream_dead_letters     = "${var.runbook_url}#alert-stream-dead-letters"
     streaming_lag           = "${var.runbook_url}#alert-streaming-lag"
     regulatory_dead_letters = "${var.runbook_url}#alert-regulatory-dead-letters"
+    reporter_down           = "${var.runbook_url}#alert-reporter-down"
   }
 }
 
@@ -306,6 +307,24 @@ locals {
       text    = "`mdp stream build` (CronJob mdp-stream-build) failed, and so did its retry: curated streams, gaps and lag stand still. Its log line names the failing model or test, or the catch-up command."
       command = "stream build"
     }
+    REGULATORY_SUBMISSIONS_MISSED = {
+      title   = "regulatory events missed their deadline"
+      per     = ""
+      window  = "1200s"
+      above   = 0
+      runbook = "alert-regulatory-submission-late-or-missed"
+      text    = "Regulatory events of the last day passed their deadline unsubmitted; `mdp reporter reconcile` (CronJob mdp-regulatory-reconcile, every 10 minutes) says so until they are submitted. Its log line names the first of them."
+      command = "reconciliation"
+    }
+    REGULATORY_RECONCILE_FAILED = {
+      title   = "the regulatory reconciliation failed"
+      per     = ""
+      window  = "1800s"
+      above   = 1
+      runbook = "alert-regulatory-submission-late-or-missed"
+      text    = "`mdp reporter reconcile` (CronJob mdp-regulatory-reconcile) failed more than once: missed deadlines are not being checked. Its log line names the failing model or test."
+      command = "reporter reconcile"
+    }
   }
   # Only the severities asked for raise the gap alert.
   job_alert_filters = {
@@ -364,6 +383,40 @@ resource "google_logging_metric" "regulatory_dead_letters" {
     metric_kind = "DELTA"
     value_type  = "INT64"
     unit        = "1"
+  }
+}
+
+# The reporter is down or cannot keep up: events wait on its push subscription, their 15-minute deadline running.
+resource "google_monitoring_alert_policy" "reporter_behind" {
+  project               = var.project_id
+  display_name          = "${local.prefix}: regulatory reporter down or behind"
+  combiner              = "OR"
+  notification_channels = local.channels
+  user_labels           = { lane = "regulatory" }
+
+  conditions {
+    display_name = "oldest event waiting for the reporter over ${var.reporter_backlog_seconds}s"
+    condition_threshold {
+      filter          = format(local.subscription_metric, var.regulatory_push_subscription, "oldest_unacked_message_age")
+      comparison      = "COMPARISON_GT"
+      threshold_value = var.reporter_backlog_seconds
+      duration        = "120s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+
+  documentation {
+    mime_type = "text/markdown"
+    subject   = "${local.prefix}: regulatory reporter down or behind"
+    content   = <<-EOT
+      Events wait over ${var.reporter_backlog_seconds} s on `${var.regulatory_push_subscription}`: the reporter on Cloud
+      Run is down, failing or too slow, and their regulatory deadline is running. Runbook: ${local.runbook.reporter_down}
+
+          mdp --env ${var.environment} reporter status --json
+    EOT
   }
 }
 

@@ -6,6 +6,7 @@ output "alert_policy_names" {
     { for stream, policy in google_monitoring_alert_policy.bridge : "bridge/${stream}" => policy.display_name },
     { for alert, policy in google_monitoring_alert_policy.job_alerts : "job-alert/${alert}" => policy.display_name },
     { "regulatory-dead-letters" = google_monitoring_alert_policy.regulatory_dead_letters.display_name },
+    { "reporter-behind" = google_monitoring_alert_policy.reporter_behind.display_name },
   )
 }
 

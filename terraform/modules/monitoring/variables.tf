@@ -22,6 +22,17 @@ variable "regulatory_dead_letter_topic" {
   type        = string
 }
 
+variable "regulatory_push_subscription" {
+  description = "Name of the push subscription that feeds the reporter; events waiting on it mean the reporter is behind."
+  type        = string
+}
+
+variable "reporter_backlog_seconds" {
+  description = "Age of the oldest event waiting for the reporter that raises an alert (a third of the 15-minute regulatory deadline)."
+  type        = number
+  default     = 300
+}
+
 variable "on_call_emails" {
   description = "Addresses every alert of this environment is sent to."
   type        = list(string)

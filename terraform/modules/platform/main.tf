@@ -201,6 +201,7 @@ module "monitoring" {
   environment                  = var.environment
   streams                      = var.streams
   regulatory_dead_letter_topic = module.pubsub.regulatory_dead_letter_topic_name
+  regulatory_push_subscription = module.reporter.push_subscription_name
   on_call_emails               = var.on_call_emails
 
   depends_on = [google_project_service.this]

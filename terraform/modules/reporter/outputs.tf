@@ -13,6 +13,11 @@ output "push_subscription_id" {
   value       = google_pubsub_subscription.push.id
 }
 
+output "push_subscription_name" {
+  description = "Name of the push subscription that feeds the reporter, for the alert on its backlog."
+  value       = google_pubsub_subscription.push.name
+}
+
 output "audience" {
   description = "Audience of the push OIDC tokens (MDP_REPORTER_AUDIENCE)."
   value       = local.audience

@@ -12,6 +12,7 @@ variables {
     quotes = { topic = "mdp-quotes-events", dead_letter_topic = "mdp-quotes-events-dead-letter", subscription = "mdp-quotes-events-warehouse" }
   }
   regulatory_dead_letter_topic = "mdp-regulatory-events-dead-letter"
+  regulatory_push_subscription = "mdp-regulatory-events-to-reporter"
   on_call_emails               = ["markets-data-oncall-int@bank.example", "markets-surveillance-support@bank.example"]
 }
 
@@ -129,6 +130,12 @@ run "regulatory_dead_letters_alert_on_the_reporters_log_line_and_topic" {
     condition     = strcontains(google_monitoring_alert_policy.regulatory_dead_letters.conditions[1].condition_threshold[0].filter, "resource.labels.topic_id = \"mdp-regulatory-events-dead-letter\"")
     error_message = "The regulatory alert must also watch the push subscription's dead-letter topic."
   }
+
+  assert {
+    condition = (strcontains(google_monitoring_alert_policy.reporter_behind.conditions[0].condition_threshold[0].filter, "resource.labels.subscription_id = \"mdp-regulatory-events-to-reporter\"")
+    && google_monitoring_alert_policy.reporter_behind.conditions[0].condition_threshold[0].threshold_value == 300)
+    error_message = "The reporter alert must watch the age of the oldest event on its push subscription, 5 minutes by default."
+  }
 }
 
 run "every_alert_reaches_on_call_and_names_its_runbook_section" {
@@ -143,7 +150,7 @@ run "every_alert_reaches_on_call_and_names_its_runbook_section" {
     condition = alltrue([for policy in concat(
       values(google_monitoring_alert_policy.stream_dead_letters), values(google_monitoring_alert_policy.stream_delivery_lag),
       values(google_monitoring_alert_policy.bridge), values(google_monitoring_alert_policy.job_alerts),
-      [google_monitoring_alert_policy.regulatory_dead_letters],
+      [google_monitoring_alert_policy.regulatory_dead_letters, google_monitoring_alert_policy.reporter_behind],
       ) : length(policy.notification_channels) == length(var.on_call_emails)
       && strcontains(policy.documentation[0].content, "docs/support_runbook.md#alert-")
     && startswith(policy.display_name, "mdp int: ")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from orchestrator import runbook
-from orchestrator.alerts import Alert, alert_on_failure
+from orchestrator.alerts import Alert, alert_on_failure, raise_alert
 from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_target
 from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
@@ -481,6 +482,13 @@ def namespace_check_command(as_json: JsonOption = False) -> None:
         print_table("namespace", [{k: v for k, v in report.items() if k != "trade_id_mismatches"}])
         print_table("trade id mismatches", report["trade_id_mismatches"])
     if not report["ok"]:
+        raise_alert(
+            Alert.NAMESPACE_CHECK_FAILED,
+            f"trade-id namespace check failed: code {report['python_namespace']!r}, dbt {report['dbt_namespace']!r}, "
+            f"{len(report['trade_id_mismatches'])} of {report['trades_checked']} stored trade ids differ "
+            "from the ids recomputed from their keys",
+            logging.ERROR,
+        )
         raise typer.Exit(2)
 
 

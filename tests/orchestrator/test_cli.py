@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestrator.alerts import Alert
+
 MDP = str(Path(sys.executable).with_name("mdp"))
 
 
@@ -93,3 +95,6 @@ def test_namespace_check_fails_when_dbt_and_code_disagree(tmp_path: Path) -> Non
     report = json.loads(completed.stdout)
     assert report["dbt_namespace"] == "x"
     assert report["ok"] is False
+    [alert] = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith('{"')]
+    assert (alert["severity"], alert["alert"]) == ("ERROR", Alert.NAMESPACE_CHECK_FAILED)
+    assert alert["message"].startswith("trade-id namespace check failed: code 'bank-markets', dbt 'x', 0 of 0 ")

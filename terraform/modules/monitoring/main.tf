@@ -307,6 +307,15 @@ locals {
       text    = "`mdp stream build` (CronJob mdp-stream-build) failed, and so did its retry: curated streams, gaps and lag stand still. Its log line names the failing model or test, or the catch-up command."
       command = "stream build"
     }
+    NAMESPACE_CHECK_FAILED = {
+      title   = "the trade-id namespace check failed"
+      per     = ""
+      window  = "3600s"
+      above   = 0
+      runbook = "alert-namespace-check-failed"
+      text    = "`mdp namespace-check` (first step of CronJob mdp-extract-deliver) found the trade-id namespace changed, or stored trade ids that differ from their keys' ids. The day's vendor extract is held until it passes."
+      command = "namespace-check"
+    }
     REGULATORY_SUBMISSIONS_MISSED = {
       title   = "regulatory events missed their deadline"
       per     = ""

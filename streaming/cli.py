@@ -325,7 +325,8 @@ def _report_findings(settings: Settings, started_at: dt.datetime) -> tuple[dict[
 def stream_check(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """The daily audit: every data test of the streaming models over whole tables (the hourly build tests the
     partitions it can change)."""
-    result = runbook.check_streaming_models(_settings(ctx))
+    with alert_on_failure(Alert.STREAM_CHECK_FAILED, "the daily streaming check"):
+        result = runbook.check_streaming_models(_settings(ctx))
     if as_json:
         print_json({"command": result.command, "status": result.status, "message": result.message})
     else:

@@ -210,6 +210,9 @@ def test_curated_stream_tests_read_what_an_hourly_build_can_change(
     )
     assert audit.returncode != 0
     assert "unique_rfq_events_event_id" in audit.stdout + audit.stderr
+    [alert] = [record for record in map(json.loads, _json_lines(audit.stderr)) if "alert" in record]
+    assert (alert["severity"], alert["alert"]) == ("ERROR", Alert.STREAM_CHECK_FAILED)
+    assert "unique_rfq_events_event_id" in alert["message"]
 
 
 @pytest.fixture(scope="module")

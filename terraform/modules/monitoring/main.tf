@@ -307,6 +307,15 @@ locals {
       text    = "`mdp stream build` (CronJob mdp-stream-build) failed, and so did its retry: curated streams, gaps and lag stand still. Its log line names the failing model or test, or the catch-up command."
       command = "stream build"
     }
+    STREAM_CHECK_FAILED = {
+      title   = "the daily streaming check failed"
+      per     = ""
+      window  = "3600s"
+      above   = 1
+      runbook = "alert-sequence-gaps"
+      text    = "`mdp stream check` (CronJob mdp-stream-check) failed, and so did its retry: a data test of the streaming models fails over the whole tables, most often a copy replayed beyond the duplicate horizon. Its log line names the failing tests."
+      command = "stream check"
+    }
     NAMESPACE_CHECK_FAILED = {
       title   = "the trade-id namespace check failed"
       per     = ""

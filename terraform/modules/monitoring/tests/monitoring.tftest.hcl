@@ -76,7 +76,7 @@ run "the_jobs_alert_lines_raise_one_policy_each" {
   }
 
   assert {
-    condition = alltrue([for alert in ["BATCH_CYCLE_FAILED", "VENDOR_EXTRACT_FAILED", "STREAM_BUILD_FAILED"] :
+    condition = alltrue([for alert in ["BATCH_CYCLE_FAILED", "VENDOR_EXTRACT_FAILED", "STREAM_BUILD_FAILED", "STREAM_CHECK_FAILED"] :
       google_monitoring_alert_policy.job_alerts[alert].conditions[0].condition_threshold[0].threshold_value == 1
     && google_monitoring_alert_policy.job_alerts[alert].conditions[0].condition_threshold[0].aggregations[0].alignment_period == "3600s"])
     error_message = "A failed job must alert once its CronJob's retry has failed too: more than one failure within an hour."

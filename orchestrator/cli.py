@@ -437,6 +437,17 @@ def anomalies(date: DateOption = None, days: DaysOption = 7, as_json: JsonOption
 
 
 @app.command()
+def alerts(as_json: JsonOption = False) -> None:
+    """What the last batch build pages on-call for: sources missing past their deadline, anomalous complete days."""
+    rows = _read_warehouse(lambda warehouse, _: runbook.delivery_alerts(warehouse))
+    if as_json:
+        print_json({"alerts": rows})
+    else:
+        columns = ("alert", "source", "business_date", "delivery_status", "files_loaded", "rows_loaded", "anomaly_kind")
+        print_table(f"delivery alerts of the last build: {len(rows)}", rows, columns)
+
+
+@app.command()
 def rebuild(
     select: Annotated[str, typer.Option("--select", help="dbt selection, e.g. 'trades_enriched+' or 'tag:control'.")],
     as_of: Annotated[

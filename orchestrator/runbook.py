@@ -183,6 +183,18 @@ def anomalies(warehouse: Warehouse, date: dt.date, days: int) -> list[dict[str, 
     return [{k: v for k, v in row.items() if k != "is_anomaly"} for row in rows if row["is_anomaly"]]
 
 
+def delivery_alerts(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """What the last batch build pages on-call for: sources short past their deadline, anomalous complete days."""
+    if not warehouse.table_columns("control", "delivery_alerts"):
+        raise ModelNotBuiltError("control.delivery_alerts")
+    rows = warehouse.query(
+        "select alert, source, business_date, delivery_status, deadline_at, files_loaded, max_files_per_day, "
+        "files_failed, rows_loaded, trailing_mean_rows, rows_z_score, anomaly_kind "
+        f"from {warehouse.table('control', 'delivery_alerts')} order by business_date, alert, source"
+    )
+    return [_jsonable(row) for row in rows]
+
+
 def _dbt_namespace(dbt_project_dir: Path) -> str | None:
     project = yaml.safe_load((dbt_project_dir / "dbt_project.yml").read_text())
     value = (project.get("vars") or {}).get("markets_namespace")

@@ -186,5 +186,5 @@ def run_cycle(
         )
     elif report.dbt is not None:
         with closing(open_warehouse(settings)) as warehouse:
-            alert_on_deliveries(warehouse, as_of, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            alert_on_deliveries(warehouse)
     return report

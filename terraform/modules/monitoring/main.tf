@@ -251,7 +251,7 @@ locals {
       above   = 0
       runbook = "alert-source-missing-or-late"
       text    = "Source $${metric.label.source} has fewer files than expected past its deadline (MISSING or PARTIAL); each hourly cycle says so until they arrive."
-      command = "completeness --days 2"
+      command = "alerts"
     }
     VOLUME_ANOMALY = {
       title   = "a source's daily row count is anomalous"
@@ -259,7 +259,7 @@ locals {
       window  = "7200s"
       above   = 0
       runbook = "alert-volume-anomaly"
-      text    = "Source $${metric.label.source} delivered all its files, but far fewer or more rows than its history or its spec's typical range."
+      text    = "Source $${metric.label.source} delivered all its files (or its deadline passed), but far fewer or more rows than its history or its spec's typical range."
       command = "anomalies --days 2"
     }
     BATCH_CYCLE_FAILED = {

@@ -24,7 +24,6 @@ from orchestrator.alerts import Alert
 from orchestrator.alerts import log as alerts_log
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.cycle import run_cycle
-from orchestrator.batch.findings import alert_on_deliveries
 from orchestrator.demo import DemoResult, run_demo
 from orchestrator.extract import write_extract
 from orchestrator.identity import trade_id
@@ -317,38 +316,18 @@ def test_the_cycle_alerts_on_each_file_rejected_or_unmatched(demo_run: tuple[Set
     assert murex["message"].startswith(f"file {murex['file']} of source murex_trades failed validation: ")
 
 
-def test_a_good_cycle_alerts_on_sources_short_past_their_deadline(
+def test_a_first_deployment_does_not_alert_the_days_before_its_first_file(
     demo_run: tuple[Settings, DemoResult, AlertLines],
 ) -> None:
     settings, _, lines = demo_run
     statuses = _query(
         settings,
-        "select source, cast(business_date as varchar) as business_date, status from control.source_completeness "
-        "where business_date between '2026-11-19' and '2026-11-20'",
+        "select distinct status from control.source_completeness where business_date = '2026-11-19'",
     )
-    # The demo day delivers every source for the 20th (late: it lands today) and none for the 19th.
-    short = {(row["source"], row["business_date"]) for row in statuses if row["status"] in ("MISSING", "PARTIAL")}
-    assert {date for _, date in short} == {"2026-11-19"}
-    assert {(line["source"], line["business_date"]) for line in lines.of(Alert.SOURCE_MISSING)} == short
+    # The demo day is a first deployment: it delivers every source for the 20th and none for the 19th.
+    assert {row["status"] for row in statuses} == {"MISSING"}
+    assert not lines.of(Alert.SOURCE_MISSING)
     assert not lines.of(Alert.VOLUME_ANOMALY), "no history yet, every count inside its spec's typical range"
-
-
-def test_a_source_is_not_missing_before_its_deadline(demo_home: tuple[Settings, DemoResult]) -> None:
-    settings, _ = demo_home
-    warehouse = open_warehouse(settings)
-    try:
-        with alert_lines() as lines:
-            # The reference sources are due at 06:00 on the 19th, the trading sources from 18:30.
-            alert_on_deliveries(warehouse, DATE, dt.datetime(2026, 11, 19, 12, 0))
-    finally:
-        warehouse.close()
-    assert {line["source"] for line in lines.of(Alert.SOURCE_MISSING)} == {
-        "books",
-        "counterparties",
-        "instruments",
-        "traders",
-    }
-    assert lines.of(Alert.SOURCE_MISSING)[0]["message"].startswith("source books is MISSING for 2026-11-19: ")
 
 
 def _copy_of_home_and_dbt_project(settings: Settings, folder: Path) -> Settings:
@@ -357,6 +336,41 @@ def _copy_of_home_and_dbt_project(settings: Settings, folder: Path) -> Settings:
     shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target", "logs"))
     shutil.copytree(settings.home, folder / "home")
     return dataclasses.replace(settings, home=folder / "home", dbt_project_dir=project)
+
+
+def test_a_source_short_past_its_deadline_alerts_and_is_listed(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path)
+    monday = dt.date(2026, 11, 23)
+    with alert_lines() as lines:
+        report = run_cycle(copy, specs, monday)
+    assert report.exit_code == 0, report.as_dict()
+    statuses = _query(
+        copy,
+        "select source, cast(business_date as varchar) as business_date, status from control.source_completeness "
+        "where business_date between '2026-11-22' and '2026-11-23'",
+    )
+    # Nothing landed for Monday the 23rd, past every deadline; on Sunday the 22nd no weekday source is expected.
+    short = {(row["source"], row["business_date"]) for row in statuses if row["status"] != "ON_TIME"}
+    assert short == {(spec.name, "2026-11-23") for spec in specs}
+    assert {(line["source"], line["business_date"]) for line in lines.of(Alert.SOURCE_MISSING)} == short
+    books = next(line for line in lines.of(Alert.SOURCE_MISSING) if line["source"] == "books")
+    assert books["message"] == (
+        "source books is MISSING for 2026-11-23: 0 files loaded by its deadline 2026-11-23T06:00:00, 0 failed"
+    )
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("mdp")), "alerts", "--json"],
+        env={**os.environ, "MDP_HOME": str(copy.home), "MDP_DBT_PROJECT_DIR": str(copy.dbt_project_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    listed = json.loads(completed.stdout)["alerts"]
+    assert {(row["alert"], row["source"], row["business_date"]) for row in listed} == {
+        ("SOURCE_MISSING", source, date) for source, date in short
+    }
 
 
 def test_a_complete_delivery_outside_its_typical_rows_alerts(

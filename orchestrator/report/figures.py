@@ -14,7 +14,8 @@ from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 from orchestrator.report.queries import RECONCILIATION_STATUS_COLUMNS, Window
 
 # Completeness statuses of control.source_completeness, in heat-map order, with their colours. NOT_EXPECTED marks a
-# cell the model has no row for: a weekend for a weekdays source, or a date outside the window of its last build.
+# cell the model has no row for: a weekend for a weekdays source, a date before the source's go-live (expected_from),
+# or a date outside the window of its last build.
 COMPLETENESS_COLOURS: dict[str, str] = {
     "ON_TIME": "#2e7d32",
     "LATE": "#f9a825",

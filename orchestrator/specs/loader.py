@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -19,6 +20,16 @@ from orchestrator.specs.sql_guard import check_expression
 SCHEMA_FILE_NAME = "source_spec.schema.json"
 
 Problem = tuple[str, str, str]
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """YAML without implicit timestamps: `expected_from: 2026-11-20` stays the text the JSON Schema checks."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 @cache
@@ -83,6 +94,14 @@ def _semantic_problems(raw: dict[str, Any]) -> list[tuple[tuple[str | int, ...],
             problems.append((("identity", key), f"unknown column {identity[key]!r}"))
     if types.get(identity.get("business_date_field", ""), "date") != "date":
         problems.append((("identity", "business_date_field"), "business date column must be of type date"))
+    expectations = raw["expectations"]
+    if expectations.get("min_files_per_day", 1) > expectations.get("max_files_per_day", 1):
+        problems.append((("expectations", "min_files_per_day"), "min_files_per_day is above max_files_per_day"))
+    if "expected_from" in expectations:
+        try:
+            dt.date.fromisoformat(expectations["expected_from"])
+        except ValueError:
+            problems.append((("expectations", "expected_from"), f"not a date: {expectations['expected_from']!r}"))
     for position, name in enumerate(raw.get("cluster_by", [])):
         if name not in types:
             problems.append((("cluster_by", position), f"unknown column {name!r}"))
@@ -129,7 +148,7 @@ def check_yaml_document(
     text = path.read_text(encoding="utf-8")
     shown = str(path)
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SpecLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as error:
         return None, [(shown, "(document)", f"not valid YAML: {error}")]
     if not isinstance(raw, dict):

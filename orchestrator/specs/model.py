@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,7 @@ class Expectations:
 
     frequency: Literal["daily", "weekdays"]
     expected_by: str
+    expected_from: dt.date | None = None
     min_files_per_day: int = 1
     max_files_per_day: int = 1
     typical_rows: tuple[int, int] | None = None
@@ -198,6 +200,9 @@ def build_spec(raw: dict[str, Any], path: Path) -> SourceSpec:
         expectations=Expectations(
             frequency=expectations["frequency"],
             expected_by=expectations["expected_by"],
+            expected_from=dt.date.fromisoformat(expectations["expected_from"])
+            if "expected_from" in expectations
+            else None,
             min_files_per_day=expectations.get("min_files_per_day", 1),
             max_files_per_day=expectations.get("max_files_per_day", 1),
             typical_rows=(typical[0], typical[1]) if typical else None,

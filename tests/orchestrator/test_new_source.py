@@ -63,3 +63,6 @@ def test_walkthrough_adds_a_source_whose_trades_reach_markets_extract(tmp_path: 
     assert any("9 spec(s) valid, 0 error(s)" in output for output in outputs)
     assert (repo / "dbt_project" / "models" / "staging" / "lit_executions" / "stg_lit_executions__trades.sql").exists()
     assert "smoke test lit_executions: passed" in outputs[-1]
+    # The new source is not expected before its go-live.
+    seed = (repo / "dbt_project" / "seeds" / "expected_sources.csv").read_text().splitlines()
+    assert any(line.startswith("lit_executions,") and ",2026-11-20," in line for line in seed)

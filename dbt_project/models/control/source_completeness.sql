@@ -1,7 +1,7 @@
 {#-
     The window: lookback_days days ending on as_of_date. Deadlines (expected_by) are
     UTC times on the business date; a source with frequency 'weekdays' is not
-    expected on Saturdays and Sundays.
+    expected on Saturdays and Sundays, and none before its expected_from (go-live).
 -#}
 with
 
@@ -39,7 +39,8 @@ expected_deliveries as (
         ) }} as deadline_at
     from expected_sources
     cross join calendar_days
-    where expected_sources.frequency = 'daily' or not calendar_days.is_weekend
+    where (expected_sources.frequency = 'daily' or not calendar_days.is_weekend)
+        and (expected_sources.expected_from is null or calendar_days.business_date >= expected_from)
 
 ),
 

@@ -1,13 +1,5 @@
--- source_completeness has one row per expected source per business date in the lookback window: every day for daily sources, Monday to Friday for weekdays sources.
-{%- set end = modules.datetime.datetime.strptime(as_of_date(), '%Y-%m-%d').date() -%}
-{%- set days = var('lookback_days') | int -%}
-{%- set weekdays = [] -%}
-{%- for offset in range(days) -%}
-    {%- if (end - modules.datetime.timedelta(days=offset)).weekday() < 5 -%}
-        {%- do weekdays.append(offset) -%}
-    {%- endif -%}
-{%- endfor %}
-
+-- source_completeness has one row per expected source per business date in the lookback window, and no other:
+-- every day for daily sources, Monday to Friday for weekdays sources, none before a source's expected_from.
 with
 
 expected_sources as (
@@ -22,31 +14,39 @@ source_completeness as (
 
 ),
 
-rows_per_source as (
+calendar_days as (
 
-    select
-        source,
-        count(*) as business_dates
-    from source_completeness
-    group by source
+    {{ calendar_days(var('lookback_days')) }}
 
 ),
 
-sources_checked as (
+expected_rows as (
 
     select
         expected_sources.source,
-        coalesce(rows_per_source.business_dates, 0) as business_dates,
-        case
-            when expected_sources.frequency = 'daily' then {{ days }}
-            else {{ weekdays | length }}
-        end as expected_business_dates
+        calendar_days.business_date
     from expected_sources
-    left join rows_per_source
-        on expected_sources.source = rows_per_source.source
+    cross join calendar_days
+    where
+        (expected_sources.frequency = 'daily' or not calendar_days.is_weekend)
+        and (expected_sources.expected_from is null or calendar_days.business_date >= expected_sources.expected_from)
+
+),
+
+rows_compared as (
+
+    select
+        coalesce(expected_rows.source, source_completeness.source) as source,
+        coalesce(expected_rows.business_date, source_completeness.business_date) as business_date,
+        expected_rows.source is not null as is_expected,
+        source_completeness.source is not null as is_present
+    from expected_rows
+    full outer join source_completeness
+        on expected_rows.source = source_completeness.source
+        and expected_rows.business_date = source_completeness.business_date
 
 )
 
 select *
-from sources_checked
-where business_dates != expected_business_dates
+from rows_compared
+where is_expected != is_present

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,18 @@ def _broken_copy(specs_dir: Path, tmp_path: Path, change: dict[str, object]) -> 
         pytest.param({"trade_mapping.side": "getenv('X')"}, "trade_mapping.side", "not allowed", id="unsafe-mapping"),
         pytest.param({"identity.source_id_field": "nope"}, "identity.source_id_field", "unknown column", id="identity"),
         pytest.param({"columns.8.min": "x"}, "columns[8].min", "is not of type", id="min-not-number"),
+        pytest.param(
+            {"expectations.expected_from": "2026-02-30"}, "expectations.expected_from", "not a date", id="no-such-day"
+        ),
+        pytest.param(
+            {"expectations.expected_from": "20/11/2026"}, "expectations.expected_from", "does not match", id="not-iso"
+        ),
+        pytest.param(
+            {"expectations.min_files_per_day": 5},
+            "expectations.min_files_per_day",
+            "above max_files_per_day",
+            id="min-files-above-max",
+        ),
     ],
 )
 def test_invalid_spec_names_file_path_and_problem(
@@ -61,6 +74,14 @@ def test_invalid_spec_names_file_path_and_problem(
     specs, problems = check_specs(tmp_path, [target])
     assert specs == []
     assert any(p[1] == path and message in p[2] and str(target) in p[0] for p in problems), problems
+
+
+def test_go_live_date_may_be_written_unquoted(specs_dir: Path, tmp_path: Path) -> None:
+    target = _broken_copy(specs_dir, tmp_path, {})
+    target.write_text(target.read_text().replace("expectations:\n", "expectations:\n  expected_from: 2026-11-20\n"))
+    [spec], problems = check_specs(tmp_path, [target])
+    assert problems == []
+    assert spec.expectations.expected_from == dt.date(2026, 11, 20)
 
 
 def test_cli_reports_each_error_with_file_line_and_path(specs_dir: Path, tmp_path: Path) -> None:

@@ -176,7 +176,7 @@ def anomalies(warehouse: Warehouse, date: dt.date, days: int) -> list[dict[str, 
     """Row-count anomalies per source and business date in the window (flagged rows only)."""
     start = date - dt.timedelta(days=days - 1)
     columns = (
-        "source, business_date, files_loaded, rows_loaded, trailing_mean_rows, rows_z_score, "
+        "source, business_date, files_loaded, is_complete_day, rows_loaded, trailing_mean_rows, rows_z_score, "
         "is_z_score_anomaly, is_outside_typical_rows"
     )
     rows = _control_model_rows(warehouse, "row_count_anomalies", columns + ", is_anomaly", start, date)

@@ -1,6 +1,8 @@
 {#-
-    z-scores compare a day with up to the previous 20 business dates on which the
-    source delivered; with fewer than 5 of them the history is too short to judge.
+    z-scores compare a day with the complete days (at least min_files_per_day files)
+    among the previous 20 business dates on which the source delivered: a partial day
+    would pull the trailing mean down. With fewer than 5 of them the history is too
+    short to judge.
 -#}
 {%- set history_days = 20 -%}
 {%- set min_history_days = 5 -%}
@@ -33,14 +35,30 @@ rows_per_business_date as (
 
 ),
 
+completeness_flagged as (
+
+    select
+        rows_per_business_date.*,
+        rows_per_business_date.files_loaded >= coalesce(expected_sources.min_files_per_day, 1) as is_complete_day,
+        case
+            when rows_per_business_date.files_loaded >= coalesce(expected_sources.min_files_per_day, 1)
+                then rows_per_business_date.rows_loaded
+        end as complete_day_rows
+    from rows_per_business_date
+    left join expected_sources
+        on rows_per_business_date.source = expected_sources.source
+
+),
+
+-- Aggregates skip nulls: only complete days enter the history.
 trailing_statistics_added as (
 
     select
         *,
-        count(*) over trailing_window as history_days,
-        avg(rows_loaded) over trailing_window as trailing_mean_rows,
-        stddev_samp(rows_loaded) over trailing_window as trailing_stddev_rows
-    from rows_per_business_date
+        count(complete_day_rows) over trailing_window as history_days,
+        avg(complete_day_rows) over trailing_window as trailing_mean_rows,
+        stddev_samp(complete_day_rows) over trailing_window as trailing_stddev_rows
+    from completeness_flagged
     window trailing_window as (
         partition by source
         order by business_date
@@ -68,6 +86,7 @@ anomalies_flagged as (
         z_scores_computed.source,
         z_scores_computed.business_date,
         z_scores_computed.files_loaded,
+        z_scores_computed.is_complete_day,
         z_scores_computed.rows_loaded,
         z_scores_computed.history_days,
         z_scores_computed.trailing_mean_rows,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +15,8 @@ from orchestrator import runbook
 from orchestrator.alerts import Alert, alert_on_failure, raise_alert
 from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_target
 from orchestrator.batch.cycle import dbt_variables, run_cycle
+from orchestrator.batch.lock import cycle_lock
+from orchestrator.batch.reload import reload_file
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
 from orchestrator.dbt_runner import run_dbt
 from orchestrator.delivery.cli import register as register_delivery_commands
@@ -329,7 +332,7 @@ def status(
     date: DateOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Last cycles, files by outcome, late or missing sources, quarantine counts."""
+    """Last cycles, files by outcome, late or missing sources, quarantine counts, files that do not reconcile."""
     settings = _settings()
     specs = load_specs(settings.specs_dir)
     warehouse = open_warehouse(settings)
@@ -349,6 +352,8 @@ def status(
     print_table("files by outcome", report["files_by_outcome"])
     print_table("sources not on time", report["sources_not_on_time"])
     print_table("quarantined rows", report["quarantined_rows_by_source"])
+    if report["files_not_reconciled"]:
+        print_table("files whose rows do not reconcile (mdp files reconcile --breaks)", report["files_not_reconciled"])
     typer.echo(f"files in landing: {report['files_in_landing']}, in failed: {report['files_in_failed']}")
 
 
@@ -402,6 +407,63 @@ def files_show(
         [{**r, "failed_rules": ", ".join(r["failed_rules"])} for r in detail["quarantined_rows"]],
         ["row_number", "failed_rules", "raw_record"],
     )
+    print_table("where its rows went (control.file_reconciliation)", detail["reconciliation"], _RECONCILED_COLUMNS)
+
+
+_RECONCILED_COLUMNS = (
+    "source",
+    "business_date",
+    "landing_key",
+    "reconciliation_status",
+    "rows_total",
+    "rows_quarantined",
+    "rows_loaded",
+    "rows_in_raw",
+    "rows_current",
+    "rows_superseded",
+    "rows_in_extract",
+)
+
+
+@files_app.command("reload")
+def files_reload(
+    path: Annotated[str, typer.Argument(help="Landing key of a loaded file.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a loaded file's raw rows with the Parquet the validator staged for it (repairs ROWS_MISSING and
+    ROWS_EXTRA); its records stay. Runs under the cycle lock."""
+    settings = _settings()
+    buckets = open_buckets(settings)
+    with cycle_lock(buckets.staging, f"reload-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
+        result = _read_warehouse(
+            lambda warehouse, _: reload_file(warehouse, buckets, load_specs(settings.specs_dir), path)
+        )
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(
+            f"{path}: {result['rows_in_raw_before']} raw rows replaced by {result['rows_in_raw_after']} from "
+            f"{result['staged_parquet']}\n{result['next_step']}"
+        )
+
+
+@files_app.command("reconcile")
+def files_reconcile(
+    date: DateOption = None,
+    breaks: Annotated[bool, typer.Option("--breaks", help="Only files that are not BALANCED.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Where each loaded file's rows went, as the last build counted them: validator, raw table, quarantine,
+    curated trades and extract (files of the last 28 days, or of one --date)."""
+    business_date = _date(date) if date is not None else None
+    rows = _read_warehouse(lambda warehouse, _: runbook.file_reconciliation(warehouse, business_date, breaks))
+    if as_json:
+        print_json({"files": rows})
+        return
+    broken = sum(1 for row in rows if row["reconciliation_status"] != "BALANCED")
+    scope = f" for {business_date}" if business_date else ""
+    title = f"file reconciliation{scope}: {len(rows)} files, {broken} not balanced"
+    print_table(title, rows, _RECONCILED_COLUMNS)
 
 
 DaysOption = Annotated[int, typer.Option("--days", min=1, help="Days in the window, ending at --date.")]

@@ -30,7 +30,8 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], as_of: dt.date) -> dict[str, Any]:
-    """Last cycles, files by outcome, late or missing sources and quarantine counts."""
+    """Last cycles, files by outcome, late or missing sources, quarantine counts and files whose rows do not
+    reconcile."""
     control = warehouse.table
     runs = warehouse.query(
         f"select run_id, started_at, finished_at, status, files_loaded, files_failed, files_duplicate, "
@@ -53,6 +54,9 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
             "where business_date = @as_of and status <> 'ON_TIME' order by source",
             {"as_of": as_of},
         )
+    breaks = []
+    if warehouse.table_columns("control", "file_reconciliation"):
+        breaks = file_reconciliation(warehouse, breaks_only=True)
     return {
         "as_of": as_of.isoformat(),
         "last_cycles": [_jsonable(row) for row in runs],
@@ -61,6 +65,10 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
         "files_in_failed": sum(1 for info in buckets.failed.list() if not info.key.endswith(".error.json")),
         "sources_not_on_time": [_jsonable(row) for row in completeness],
         "quarantined_rows_by_source": quarantine,
+        "files_not_reconciled": [
+            {k: row[k] for k in ("source", "business_date", "landing_key", "file_id", "reconciliation_status")}
+            for row in breaks
+        ],
         "sources": len(specs),
     }
 
@@ -118,10 +126,19 @@ def show_file(warehouse: Warehouse, buckets: Buckets, path: str, limit: int = 20
             "where file_id = @file_id order by row_number limit @limit",
             {"file_id": file_id, "limit": limit},
         )
+    reconciled: list[dict[str, Any]] = []
+    if warehouse.table_columns("control", "file_reconciliation"):  # none before the first build
+        for file_id in file_ids:
+            reconciled += warehouse.query(
+                f"select {_RECONCILIATION_COLUMNS} from {warehouse.table('control', 'file_reconciliation')} "
+                "where file_id = @file_id",
+                {"file_id": file_id},
+            )
     return {
         "path": path,
         "in_buckets": located,
         "arrivals": [_jsonable({**row, "reasons": json.loads(row["reasons"] or "[]")}) for row in arrivals],
+        "reconciliation": [_jsonable(row) for row in reconciled],
         "rule_results": rules,
         "quarantined_rows": [
             {**row, "failed_rules": json.loads(row["failed_rules"]), "raw_record": json.loads(row["raw_record"])}
@@ -191,6 +208,31 @@ def delivery_alerts(warehouse: Warehouse) -> list[dict[str, Any]]:
         "select alert, source, business_date, delivery_status, deadline_at, files_loaded, max_files_per_day, "
         "files_failed, rows_loaded, trailing_mean_rows, rows_z_score, anomaly_kind "
         f"from {warehouse.table('control', 'delivery_alerts')} order by business_date, alert, source"
+    )
+    return [_jsonable(row) for row in rows]
+
+
+_RECONCILIATION_COLUMNS = (
+    "source, business_date, file_id, landing_key, reconciliation_status, rows_total, rows_quarantined, "
+    "rows_in_quarantine, rows_loaded, rows_in_raw, rows_current, rows_superseded, rows_in_extract"
+)
+
+
+def file_reconciliation(
+    warehouse: Warehouse, date: dt.date | None = None, breaks_only: bool = False
+) -> list[dict[str, Any]]:
+    """Where each loaded file's rows went, as the last batch build counted them (`control.file_reconciliation`):
+    every file of the window, or of one business date; with `breaks_only`, only files that are not BALANCED."""
+    if not warehouse.table_columns("control", "file_reconciliation"):
+        raise ModelNotBuiltError("control.file_reconciliation")
+    conditions = ["business_date = @date"] if date is not None else []
+    if breaks_only:
+        conditions.append("reconciliation_status <> 'BALANCED'")
+    where = f"where {' and '.join(conditions)} " if conditions else ""
+    rows = warehouse.query(
+        f"select {_RECONCILIATION_COLUMNS} from {warehouse.table('control', 'file_reconciliation')} {where}"
+        "order by business_date, source, landing_key, file_id",
+        {"date": date} if date is not None else None,
     )
     return [_jsonable(row) for row in rows]
 

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.backends import Buckets, open_buckets, open_warehouse, warehouse_dbt_target
-from orchestrator.batch.findings import alert_on_cycle_failure, alert_on_deliveries, alert_on_file
+from orchestrator.batch.findings import (
+    alert_on_cycle_failure,
+    alert_on_deliveries,
+    alert_on_file,
+    alert_on_reconciliation,
+)
 from orchestrator.batch.ingest import FileOutcome, IngestContext, ingest_file, sweep_orphan_control
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.scan import LandedObject, scan_landing
@@ -187,4 +192,5 @@ def run_cycle(
     elif report.dbt is not None:
         with closing(open_warehouse(settings)) as warehouse:
             alert_on_deliveries(warehouse)
+            alert_on_reconciliation(warehouse)
     return report

@@ -1,6 +1,7 @@
 """What the batch lane alerts on-call to (orchestrator.alerts): a file that failed validation or matched no spec,
-a cycle that failed, and after each good build what the dbt model `control.delivery_alerts` lists. A state that
-lasts (a missing source) is logged by every cycle until it ends."""
+a cycle that failed, and after each good build what the dbt models `control.delivery_alerts` and
+`control.file_reconciliation` find. A state that lasts (a missing source, a break) is logged by every cycle until
+it ends."""
 
 from __future__ import annotations
 
@@ -62,4 +63,35 @@ def alert_on_deliveries(warehouse: Warehouse) -> list[dict[str, Any]]:
                 source=row["source"],
                 business_date=row["business_date"],
             )
+    return rows
+
+
+def _reconciliation_break(row: dict[str, Any]) -> str:
+    if row["reconciliation_status"] == "NOT_RECORDED":
+        return (
+            f"raw.{row['source']} holds {row['rows_in_raw']} rows of file_id {row['file_id']} "
+            f"(business date {row['business_date']}) that no loaded file records"
+        )
+    return (
+        f"file {row['landing_key']} of source {row['source']} ({row['business_date']}) is "
+        f"{row['reconciliation_status']}: {row['rows_total']} rows read, {row['rows_loaded']} loaded and "
+        f"{row['rows_in_raw']} in raw.{row['source']}, {row['rows_quarantined']} quarantined and "
+        f"{row['rows_in_quarantine']} in control.quarantined_rows"
+    )
+
+
+def alert_on_reconciliation(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """After a good build, one alert per file `control.file_reconciliation` does not find BALANCED: rows lost or
+    loaded twice between validation and the warehouse. Returns the rows."""
+    rows = runbook.file_reconciliation(warehouse, breaks_only=True)
+    for row in rows:
+        raise_alert(
+            Alert.FILE_RECONCILIATION_BREAK,
+            _reconciliation_break(row),
+            logging.ERROR,
+            source=row["source"],
+            file=row["landing_key"] or row["file_id"],
+            business_date=row["business_date"],
+            reconciliation_status=row["reconciliation_status"],
+        )
     return rows

@@ -39,6 +39,7 @@ GENERATED_MARKER = "by orchestrator/specs/dbt_codegen.py"
 # Folders (under the dbt project) searched for stale generated files; files without the marker are left alone.
 _GENERATED_FOLDERS = ("models/staging", "macros/generated")
 _TRADE_SOURCE_MODELS_MACRO = "macros/generated/trade_source_models.sql"
+_RAW_SOURCE_TABLES_MACRO = "macros/generated/raw_source_tables.sql"
 _EXPECTED_SOURCES_SEED = "seeds/expected_sources.csv"
 _REFERENCE_FOLDER = "models/staging/reference"
 _RAW_SOURCE_DESCRIPTION = "Raw tables written only by the loader from validated staged Parquet (docs/batch_lane.md)."
@@ -413,22 +414,35 @@ def _folder_label(specs: Sequence[SourceSpec]) -> str:
     return ", ".join(f"{folder}/*.yaml" for folder in folders) or "no specs"
 
 
-def _trade_source_models_macro(trade_specs: Sequence[SourceSpec]) -> str:
-    names = [_trade_model_name(spec) for spec in trade_specs]
-    label = _folder_label(trade_specs)
+def _name_list_macro(macro: str, doc: str, names: Sequence[str], label: str) -> str:
+    """A macro returning a list of names, so models can loop over it with ref() or source() at parse time."""
     listed = "".join(f"        '{name}',\n" for name in names)
     return (
         f"{{# {_header_text(label)} #}}\n"
-        "{#\n"
-        "    Returns the names of every trade staging model, one per trade spec. Models\n"
-        "    loop over it with ref() so dbt sees each dependency at parse time.\n"
-        "#}\n"
-        "{% macro trade_source_models() -%}\n"
+        f"{{#\n{doc}#}}\n"
+        f"{{% macro {macro}() -%}}\n"
         "    {{ return([\n"
         f"{listed}"
         "    ]) }}\n"
         "{%- endmacro %}\n"
     )
+
+
+def _trade_source_models_macro(trade_specs: Sequence[SourceSpec]) -> str:
+    doc = (
+        "    Returns the names of every trade staging model, one per trade spec. Models\n"
+        "    loop over it with ref() so dbt sees each dependency at parse time.\n"
+    )
+    names = [_trade_model_name(spec) for spec in trade_specs]
+    return _name_list_macro("trade_source_models", doc, names, _folder_label(trade_specs))
+
+
+def _raw_source_tables_macro(specs: Sequence[SourceSpec]) -> str:
+    doc = (
+        "    Returns the name of every raw table the loader writes, one per spec (trade and\n"
+        "    reference). Models loop over it with source('raw', name).\n"
+    )
+    return _name_list_macro("raw_source_tables", doc, [spec.name for spec in specs], _folder_label(specs))
 
 
 def _expected_sources_csv(specs: Sequence[SourceSpec]) -> str:
@@ -478,6 +492,7 @@ def _render_all(specs: Sequence[SourceSpec]) -> dict[str, str]:
         for spec in reference_specs:
             files[f"{_REFERENCE_FOLDER}/{_reference_model_name(spec)}.sql"] = _reference_staging_sql(spec)
     files[_TRADE_SOURCE_MODELS_MACRO] = _trade_source_models_macro(trade_specs)
+    files[_RAW_SOURCE_TABLES_MACRO] = _raw_source_tables_macro(ordered)
     files[_EXPECTED_SOURCES_SEED] = _expected_sources_csv(ordered)
     return files
 

@@ -66,10 +66,7 @@ class DuckDBWarehouse:
         connection = self._connection
         connection.execute("begin transaction")
         try:
-            raw = f'raw."{commit.spec.name}"'
-            connection.execute(f"delete from {raw} where _file_id = ?", [commit.file_id])
-            if commit.staged_uri is not None:
-                connection.execute(f"insert into {raw} by name select * from read_parquet(?)", [commit.staged_uri])
+            self._replace_raw(commit.spec, commit.file_id, commit.staged_uri)
             for table, rows in (("quarantined_rows", commit.quarantine), ("rule_results", commit.rule_results)):
                 connection.execute(f"delete from control.{table} where file_id = ?", [commit.file_id])
                 if rows.num_rows:
@@ -81,6 +78,23 @@ class DuckDBWarehouse:
         except BaseException:
             connection.execute("rollback")
             raise
+
+    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str) -> None:
+        """Replace a file's raw rows with those of its staged Parquet, in one transaction; records stay."""
+        connection = self._connection
+        connection.execute("begin transaction")
+        try:
+            self._replace_raw(spec, file_id, staged_uri)
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+
+    def _replace_raw(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
+        raw = f'raw."{spec.name}"'
+        self._connection.execute(f"delete from {raw} where _file_id = ?", [file_id])
+        if staged_uri is not None:
+            self._connection.execute(f"insert into {raw} by name select * from read_parquet(?)", [staged_uri])
 
     @staticmethod
     def _insert(connection: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:

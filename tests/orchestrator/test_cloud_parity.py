@@ -19,7 +19,9 @@ import pyarrow as pa
 import pytest
 
 from orchestrator.backends import open_buckets, open_warehouse
+from orchestrator.batch.reload import reload_file
 from orchestrator.identity import trade_id
+from orchestrator.runbook import file_reconciliation
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
 from orchestrator.storage import read_bytes
@@ -151,3 +153,51 @@ def test_every_trade_id_is_the_python_identity(
     for row in rows.to_pylist():
         expected = trade_id(domains[row["source_name"]], row["source_system"], row["source_trade_id"])
         assert row["trade_id"] == expected, row
+
+
+def _reconciliation(settings: Settings) -> list[dict[str, Any]]:
+    warehouse = open_warehouse(settings)
+    try:
+        rows = file_reconciliation(warehouse)
+    finally:
+        warehouse.close()
+    return [{k: v for k, v in row.items() if k != "file_id"} for row in rows]
+
+
+def test_both_homes_account_for_every_loaded_row_alike(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]],
+) -> None:
+    local, _, cloud, _ = both_homes
+    local_files, cloud_files = _reconciliation(local), _reconciliation(cloud)
+    assert len(local_files) == 7
+    assert {row["reconciliation_status"] for row in cloud_files} == {"BALANCED"}
+    assert cloud_files == local_files
+
+
+def test_a_file_is_reloaded_from_its_archived_parquet_on_gcs(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]], specs: list[SourceSpec]
+) -> None:
+    # Last in this module: it rewrites the cloud home's raw rows of one file (with the same rows).
+    _, _, cloud, _ = both_homes
+    path = "murex/trades/MX_TRADES_20261120_001.xml"
+    warehouse = open_warehouse(cloud)
+    try:
+        raw = warehouse.table("raw", "murex_trades")
+        [record] = warehouse.query(
+            f"select file_id, rows_loaded from {warehouse.table('control', 'ingested_files')} "
+            "where landing_key = @path and outcome = 'loaded'",
+            {"path": path},
+        )
+        warehouse.query(
+            f"delete from {raw} where _file_id = @file_id and _source_row_number <= 10", {"file_id": record["file_id"]}
+        )
+        result = reload_file(warehouse, open_buckets(cloud), specs, path)
+        count = warehouse.query(f"select count(*) as n from {raw} where _file_id = @id", {"id": record["file_id"]})
+    finally:
+        warehouse.close()
+    assert result["staged_parquet"].startswith("gs://")
+    assert (result["rows_in_raw_before"], result["rows_in_raw_after"]) == (
+        record["rows_loaded"] - 10,
+        record["rows_loaded"],
+    )
+    assert count[0]["n"] == record["rows_loaded"]

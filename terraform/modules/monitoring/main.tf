@@ -262,6 +262,15 @@ locals {
       text    = "Source $${metric.label.source} delivered all its files (or its deadline passed), but far fewer or more rows than its history or its spec's typical range."
       command = "anomalies --days 2"
     }
+    FILE_RECONCILIATION_BREAK = {
+      title   = "a loaded file's rows do not reconcile"
+      per     = "source"
+      window  = "7200s"
+      above   = 0
+      runbook = "alert-file-reconciliation-break"
+      text    = "A file of source $${metric.label.source} does not reconcile: its raw rows, or its quarantined rows, differ from what the validator counted, or raw rows have no loaded file. Each hourly cycle says so until it is repaired."
+      command = "files reconcile --breaks"
+    }
     BATCH_CYCLE_FAILED = {
       title   = "the hourly cycle failed"
       per     = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
+import io
 import json
 import logging
 import os
@@ -13,25 +14,30 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from orchestrator.alerts import Alert
 from orchestrator.alerts import log as alerts_log
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.cycle import run_cycle
+from orchestrator.batch.reload import NotReloadableError, reload_file
 from orchestrator.demo import DemoResult, run_demo
 from orchestrator.extract import write_extract
 from orchestrator.identity import trade_id
 from orchestrator.logs import JsonFormatter
-from orchestrator.runbook import replay_file
+from orchestrator.runbook import file_reconciliation, replay_file
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
 from orchestrator.storage import read_bytes
+from orchestrator.warehouse.base import Warehouse
 from regulatory_reporter.events import parse_event
 from regulatory_reporter.runtime import open_reporter
 from regulatory_reporter.settings import ReporterSettings
@@ -50,6 +56,7 @@ from tests.streaming.support import (
 
 REPO = Path(__file__).resolve().parents[3]
 DATE = dt.date(2026, 11, 20)
+T = TypeVar("T")
 
 
 class AlertLines(logging.Handler):
@@ -99,6 +106,14 @@ def demo_home(demo_run: tuple[Settings, DemoResult, AlertLines]) -> tuple[Settin
     return settings, result
 
 
+def _read(settings: Settings, read: Callable[[Warehouse], T]) -> T:
+    warehouse = open_warehouse(settings)
+    try:
+        return read(warehouse)
+    finally:
+        warehouse.close()
+
+
 def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
     warehouse = open_warehouse(settings)
     try:
@@ -132,6 +147,31 @@ def test_rows_are_accounted_for(demo_home: tuple[Settings, DemoResult]) -> None:
     assert quarantined[0]["n"] == 25
     raw = _query(settings, 'select count(*) as n from raw."venue_executions"')
     assert raw[0]["n"] == venue["rows_loaded"]
+
+
+def test_every_loaded_row_is_reconciled_to_the_extract(demo_run: tuple[Settings, DemoResult, AlertLines]) -> None:
+    settings, result, lines = demo_run
+    files = _read(settings, lambda warehouse: file_reconciliation(warehouse, DATE))
+    assert {row["source"] for row in files} == {
+        "bloomberg_trades",
+        "books",
+        "counterparties",
+        "instruments",
+        "murex_trades",
+        "traders",
+        "venue_executions",
+    }
+    assert {row["reconciliation_status"] for row in files} == {"BALANCED"}
+    assert not lines.of(Alert.FILE_RECONCILIATION_BREAK)
+    venue = next(row for row in files if row["source"] == "venue_executions")
+    assert (venue["rows_total"], venue["rows_quarantined"], venue["rows_in_quarantine"]) == (50_000, 25, 25)
+    assert venue["rows_in_raw"] == venue["rows_loaded"] == 49_975
+    trades = [row for row in files if row["rows_current"] is not None]
+    # Amendments in the same file replace earlier versions: each raw row is current or superseded.
+    assert all(row["rows_current"] + row["rows_superseded"] == row["rows_in_raw"] for row in trades)
+    assert all(row["rows_superseded"] > 0 for row in trades)
+    assert result.extract is not None
+    assert sum(row["rows_in_extract"] for row in trades) == result.extract.rows
 
 
 def test_failed_and_unmatched_files_carry_error_reports(demo_home: tuple[Settings, DemoResult]) -> None:
@@ -338,6 +378,19 @@ def _copy_of_home_and_dbt_project(settings: Settings, folder: Path) -> Settings:
     return dataclasses.replace(settings, home=folder / "home", dbt_project_dir=project)
 
 
+def _mdp(settings: Settings, *words: str) -> Any:
+    """Run `mdp` on a home and dbt project; its JSON output."""
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("mdp")), *words],
+        env={**os.environ, "MDP_HOME": str(settings.home), "MDP_DBT_PROJECT_DIR": str(settings.dbt_project_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
 def test_a_source_short_past_its_deadline_alerts_and_is_listed(
     demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
 ) -> None:
@@ -359,18 +412,92 @@ def test_a_source_short_past_its_deadline_alerts_and_is_listed(
     assert books["message"] == (
         "source books is MISSING for 2026-11-23: 0 files loaded by its deadline 2026-11-23T06:00:00, 0 failed"
     )
-    completed = subprocess.run(
-        [str(Path(sys.executable).with_name("mdp")), "alerts", "--json"],
-        env={**os.environ, "MDP_HOME": str(copy.home), "MDP_DBT_PROJECT_DIR": str(copy.dbt_project_dir)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    listed = json.loads(completed.stdout)["alerts"]
+    listed = _mdp(copy, "alerts", "--json")["alerts"]
     assert {(row["alert"], row["source"], row["business_date"]) for row in listed} == {
         ("SOURCE_MISSING", source, date) for source, date in short
     }
+
+
+def test_rows_lost_or_unrecorded_in_raw_alert_a_reconciliation_break(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path)
+    with duckdb.connect(str(copy.home / "warehouse.duckdb")) as connection:
+        # Ten rows of the Murex file lost, three rows in raw.books that no loaded file records.
+        connection.execute(
+            "delete from raw.murex_trades where _source_row_number in "
+            "(select _source_row_number from raw.murex_trades order by _source_row_number limit 10)"
+        )
+        connection.execute("insert into raw.books select * replace ('orphan' as _file_id) from raw.books limit 3")
+    with alert_lines() as lines:
+        report = run_cycle(copy, specs, DATE)
+    assert report.exit_code == 0, report.as_dict()
+    breaks = {line["source"]: line for line in lines.of(Alert.FILE_RECONCILIATION_BREAK)}
+    assert set(breaks) == {"murex_trades", "books"}
+    murex = breaks["murex_trades"]
+    assert (murex["severity"], murex["reconciliation_status"]) == ("ERROR", "ROWS_MISSING")
+    assert murex["message"] == (
+        "file murex/trades/MX_TRADES_20261120_001.xml of source murex_trades (2026-11-20) is ROWS_MISSING: "
+        "20000 rows read, 20000 loaded and 19990 in raw.murex_trades, 0 quarantined and 0 in control.quarantined_rows"
+    )
+    assert breaks["books"]["message"] == (
+        "raw.books holds 3 rows of file_id orphan (business date 2026-11-20) that no loaded file records"
+    )
+    listed = _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"]
+    assert {(row["source"], row["reconciliation_status"], row["rows_in_raw"]) for row in listed} == {
+        ("murex_trades", "ROWS_MISSING", 19_990),
+        ("books", "NOT_RECORDED", 3),
+    }
+    status = _mdp(copy, "status", "--date", "2026-11-20", "--json")
+    assert {(row["source"], row["reconciliation_status"]) for row in status["files_not_reconciled"]} == {
+        ("murex_trades", "ROWS_MISSING"),
+        ("books", "NOT_RECORDED"),
+    }
+
+    # The runbook's repair: the Murex file's raw rows come back from its archived Parquet; the next cycle finds
+    # it balanced again and nothing counted twice.
+    reloaded = _mdp(copy, "files", "reload", "murex/trades/MX_TRADES_20261120_001.xml", "--json")
+    assert (reloaded["rows_in_raw_before"], reloaded["rows_in_raw_after"]) == (19_990, 20_000)
+    with alert_lines() as lines:
+        assert run_cycle(copy, specs, DATE).exit_code == 0
+    assert {line["source"] for line in lines.of(Alert.FILE_RECONCILIATION_BREAK)} == {"books"}
+    reconciled = _read(copy, lambda warehouse: file_reconciliation(warehouse, DATE))
+    assert {
+        (row["reconciliation_status"], row["rows_in_raw"]) for row in reconciled if row["source"] == "murex_trades"
+    } == {("BALANCED", 20_000)}
+    recorded = _query(copy, "select count(*) as n from control.ingested_files where source = 'murex_trades'")
+    assert recorded[0]["n"] == 2, "the loaded and the failed Murex file, no new record"
+
+
+def test_a_file_is_reloaded_only_from_parquet_that_matches_its_record(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path)
+    buckets = open_buckets(copy)
+    [staged] = [info.key for info in buckets.archive.list() if "/staging/murex_trades/" in info.key]
+    with buckets.archive.local_copy(staged) as local:
+        table = pq.read_table(local)
+    buckets.archive.write_bytes(staged, _parquet_bytes(table.slice(0, 100)))
+
+    with pytest.raises(NotReloadableError) as refused:
+        _read(copy, lambda warehouse: reload_file(warehouse, buckets, specs, "murex/trades/MX_TRADES_20261120_001.xml"))
+    assert str(refused.value) == (
+        f"file=murex/trades/MX_TRADES_20261120_001.xml: its staged Parquet {staged} holds 100 rows, its record "
+        "20000 loaded; nothing was changed"
+    )
+    assert _query(copy, "select count(*) as n from raw.murex_trades")[0]["n"] == 20_000
+
+    buckets.archive.delete(staged)
+    with pytest.raises(NotReloadableError, match=r"is in neither the staging nor the archive bucket"):
+        _read(copy, lambda warehouse: reload_file(warehouse, buckets, specs, "murex/trades/MX_TRADES_20261120_001.xml"))
+    with pytest.raises(NotReloadableError, match=r"MX_TRADES_20261120_002.xml: no loaded record to reload"):
+        _read(copy, lambda warehouse: reload_file(warehouse, buckets, specs, "murex/trades/MX_TRADES_20261120_002.xml"))
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()
 
 
 def test_a_complete_delivery_outside_its_typical_rows_alerts(

@@ -54,6 +54,7 @@ def test_new_trade_spec_yields_staging_model(specs: list[SourceSpec], project: P
     folder = project / "models/staging/calypso_trades"
     assert stale_dbt_files([*specs, new], project) == sorted(
         [
+            project / "macros/generated/raw_source_tables.sql",
             project / "macros/generated/trade_source_models.sql",
             folder / "_calypso_trades__models.yml",
             folder / "_calypso_trades__sources.yml",
@@ -68,6 +69,7 @@ def test_new_trade_spec_yields_staging_model(specs: list[SourceSpec], project: P
     model = (folder / "stg_calypso_trades__trades.sql").read_text()
     assert "{{ source('raw', 'calypso_trades') }}" in model
     assert "'stg_calypso_trades__trades'" in _trade_source_models(project)
+    assert "'calypso_trades'" in (project / "macros/generated/raw_source_tables.sql").read_text()
     seed = list(csv.DictReader(io.StringIO((project / "seeds/expected_sources.csv").read_text())))
     assert [row["source"] for row in seed if row["source"] == "calypso_trades"] == ["calypso_trades"]
     assert stale_dbt_files([*specs, new], project) == []
@@ -81,6 +83,7 @@ def test_removed_spec_loses_its_generated_files(specs: list[SourceSpec], project
     assert project / "models/staging/venue_executions/stg_venue_executions__trades.sql" in changed
     assert not (project / "models/staging/venue_executions").exists()
     assert "venue_executions" not in _trade_source_models(project)
+    assert "venue_executions" not in (project / "macros/generated/raw_source_tables.sql").read_text()
     assert (project / "models/curation/trades_enriched.sql").exists()
 
 

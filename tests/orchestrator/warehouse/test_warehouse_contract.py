@@ -140,6 +140,29 @@ def test_commit_loads_once_however_often_it_runs(backend: Backend, specs: list[S
     assert quarantined[0]["n"] == 2
 
 
+def test_replacing_raw_rows_restores_the_staged_rows_and_keeps_the_records(
+    backend: Backend, specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    warehouse, staging = backend
+    spec = find_spec(specs, "murex_trades")
+    warehouse.ensure_layout([spec])
+    uri = _staged(spec, staging, tmp_path, "f" * 64, rows=3)
+    other = _staged(spec, staging, tmp_path, "e" * 64, rows=2)
+    warehouse.commit_file(_commit(spec, "f" * 64, uri, quarantined=2))
+    warehouse.commit_file(_commit(spec, "e" * 64, other, quarantined=0))
+    raw = warehouse.table("raw", "murex_trades")
+    warehouse.query(f"delete from {raw} where _file_id = @file_id and _source_row_number > 1", {"file_id": "f" * 64})
+
+    warehouse.replace_raw_rows(spec, "f" * 64, uri)
+    warehouse.replace_raw_rows(spec, "f" * 64, uri)
+
+    rows = warehouse.query(f"select _file_id, count(*) as n from {raw} group by _file_id order by _file_id")
+    assert [(row["_file_id"], row["n"]) for row in rows] == [("e" * 64, 2), ("f" * 64, 3)]
+    records = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'ingested_files')}")
+    quarantined = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'quarantined_rows')}")
+    assert (records[0]["n"], quarantined[0]["n"]) == (2, 2)
+
+
 def test_control_rows_round_trip_with_typed_parameters(backend: Backend, specs: list[SourceSpec]) -> None:
     warehouse, _ = backend
     warehouse.ensure_layout([])

@@ -1,0 +1,171 @@
+{#-
+    Every loaded file's rows, accounted for in the warehouse itself: one row per file
+    whose business date falls in the last reconciliation_window_days, from the rows the
+    validator counted (control.ingested_files) to the rows its raw table holds, the
+    quarantine, the curated trades and today's extract. Anything but BALANCED means rows
+    were lost or loaded twice between validation and the warehouse;
+    orchestrator/batch/findings.py raises one alert per such file.
+-#}
+
+with
+
+ingested_files as (
+
+    select * from {{ source('control', 'ingested_files') }}
+
+),
+
+quarantined_rows as (
+
+    select * from {{ source('control', 'quarantined_rows') }}
+
+),
+
+expected_sources as (
+
+    select * from {{ ref('expected_sources') }}
+
+),
+
+raw_file_rows as (
+
+    select * from {{ ref('raw_file_rows') }}
+
+),
+
+trades_enriched as (
+
+    select * from {{ ref('trades_enriched') }}
+
+),
+
+markets_extract as (
+
+    select * from {{ ref('markets_extract') }}
+
+),
+
+-- A file's content is loaded once: a later arrival of the same bytes is recorded as a duplicate.
+loaded_files as (
+
+    select
+        file_id,
+        source,
+        max(landing_key) as landing_key,
+        max(business_date) as business_date,
+        max(processed_at) as processed_at,
+        max(rows_total) as rows_total,
+        max(rows_loaded) as rows_loaded,
+        max(rows_quarantined) as rows_quarantined
+    from ingested_files
+    where outcome = 'loaded'
+        and business_date >= {{ window_start_date(var('reconciliation_window_days')) }}
+    group by file_id, source
+
+),
+
+quarantine_per_file as (
+
+    select
+        file_id,
+        count(*) as rows_in_quarantine
+    from quarantined_rows
+    group by file_id
+
+),
+
+current_trades_per_file as (
+
+    select
+        _file_id as file_id,
+        count(*) as rows_current
+    from trades_enriched
+    group by _file_id
+
+),
+
+extract_trades_per_file as (
+
+    select
+        _file_id as file_id,
+        count(*) as rows_in_extract
+    from markets_extract
+    group by _file_id
+
+),
+
+-- Both ways: raw rows of a file with no loaded record are as much a break as a record without rows.
+files_matched_to_raw as (
+
+    select
+        coalesce(loaded_files.file_id, raw_file_rows.file_id) as file_id,
+        coalesce(loaded_files.source, raw_file_rows.source) as source,
+        coalesce(loaded_files.business_date, raw_file_rows.business_date) as business_date,
+        loaded_files.landing_key,
+        loaded_files.processed_at,
+        loaded_files.file_id is not null as is_recorded,
+        loaded_files.rows_total,
+        loaded_files.rows_quarantined,
+        loaded_files.rows_loaded,
+        coalesce(raw_file_rows.rows_in_raw, 0) as rows_in_raw
+    from loaded_files
+    full outer join raw_file_rows
+        on loaded_files.file_id = raw_file_rows.file_id
+        and loaded_files.source = raw_file_rows.source
+
+),
+
+-- Trade files only: each raw row is the current version of its trade, or superseded by a later one.
+files_counted as (
+
+    select
+        files_matched_to_raw.*,
+        coalesce(quarantine_per_file.rows_in_quarantine, 0) as rows_in_quarantine,
+        case
+            when expected_sources.kind = 'trade' then coalesce(current_trades_per_file.rows_current, 0)
+        end as rows_current,
+        case
+            when expected_sources.kind = 'trade' then coalesce(extract_trades_per_file.rows_in_extract, 0)
+        end as rows_in_extract
+    from files_matched_to_raw
+    left join expected_sources
+        on files_matched_to_raw.source = expected_sources.source
+    left join quarantine_per_file
+        on files_matched_to_raw.file_id = quarantine_per_file.file_id
+    left join current_trades_per_file
+        on files_matched_to_raw.file_id = current_trades_per_file.file_id
+    left join extract_trades_per_file
+        on files_matched_to_raw.file_id = extract_trades_per_file.file_id
+
+),
+
+files_reconciled as (
+
+    select
+        source,
+        business_date,
+        file_id,
+        landing_key,
+        processed_at,
+        case
+            when not is_recorded then 'NOT_RECORDED'
+            when rows_in_raw < rows_loaded then 'ROWS_MISSING'
+            when rows_in_raw > rows_loaded then 'ROWS_EXTRA'
+            when rows_in_quarantine <> rows_quarantined
+                or rows_total <> rows_loaded + rows_quarantined
+                then 'QUARANTINE_MISMATCH'
+            else 'BALANCED'
+        end as reconciliation_status,
+        rows_total,
+        rows_quarantined,
+        rows_in_quarantine,
+        rows_loaded,
+        rows_in_raw,
+        rows_current,
+        rows_in_raw - rows_current as rows_superseded,
+        rows_in_extract
+    from files_counted
+
+)
+
+select * from files_reconciled

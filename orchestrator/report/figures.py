@@ -201,6 +201,65 @@ def completeness_heatmap(rows: Sequence[dict[str, Any]], window: Window) -> go.F
     return _figure(figure, "Source completeness", height=max(300, 120 + 40 * len(sources)))
 
 
+# Where loaded rows went, in the order the row accounting chart stacks them: (label, colour).
+ROW_FATES: dict[str, tuple[str, str]] = {
+    "current": ("current trade version", "#2e7d32"),
+    "superseded": ("superseded by a later version", "#90a4ae"),
+    "reference": ("reference rows", "#5c6bc0"),
+    "quarantined": ("quarantined", "#c62828"),
+}
+
+
+def _row_fates(row: dict[str, Any]) -> dict[str, int]:
+    if row["rows_current"] is None:  # a reference file: its rows feed the dimensions
+        return {"reference": int(row["rows_in_raw"]), "quarantined": int(row["rows_quarantined"] or 0)}
+    return {
+        "current": int(row["rows_current"]),
+        "superseded": int(row["rows_superseded"]),
+        "quarantined": int(row["rows_quarantined"] or 0),
+    }
+
+
+def row_accounting(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
+    """Rows of the files loaded per business date by where they went, and the files that do not reconcile."""
+    days = [date.isoformat() for date in window.dates]
+    totals: dict[str, dict[str, int]] = {fate: defaultdict(int) for fate in ROW_FATES}
+    breaks: dict[str, int] = defaultdict(int)
+    for row in rows:
+        day = _day(row["business_date"])
+        for fate, count in _row_fates(row).items():
+            totals[fate][day] += count
+        breaks[day] += row["reconciliation_status"] != "BALANCED"
+    figure = make_subplots(specs=[[{"secondary_y": True}]])
+    for fate, (label, colour) in ROW_FATES.items():
+        figure.add_trace(
+            go.Bar(
+                name=label,
+                x=days,
+                y=[totals[fate][day] for day in days],
+                hovertemplate="%{x}: %{y:,} " + label + "<extra></extra>",
+                marker_color=colour,
+            ),
+            secondary_y=False,
+        )
+    figure.add_trace(
+        go.Scatter(
+            name="files not balanced",
+            mode="markers",
+            x=days,
+            y=[breaks[day] or None for day in days],  # a cross only where a file does not reconcile
+            hovertemplate="%{x}: %{y} files not balanced<extra></extra>",
+            marker={"color": "#6a1b9a", "size": 10, "symbol": "x"},
+        ),
+        secondary_y=True,
+    )
+    figure.update_layout(barmode="stack")
+    figure.update_xaxes(type="category")
+    figure.update_yaxes(title_text="rows", rangemode="tozero", secondary_y=False)
+    figure.update_yaxes(title_text="files not balanced", rangemode="tozero", dtick=1, secondary_y=True)
+    return _figure(figure, "Row accounting")
+
+
 def extract_trend(rows: Sequence[dict[str, Any]], window: Window) -> go.Figure:
     """Extract size (bytes) and trades per date, one series per format."""
     days = [date.isoformat() for date in window.dates]

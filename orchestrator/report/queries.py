@@ -119,6 +119,25 @@ COMPLETENESS_MODEL = LaneTable(
 )
 
 
+# The dbt model behind the row accounting chart: every loaded file's rows, from validation to curation.
+RECONCILIATION_MODEL = LaneTable(
+    "control",
+    "file_reconciliation",
+    (
+        "source",
+        "business_date",
+        "landing_key",
+        "file_id",
+        "reconciliation_status",
+        "rows_quarantined",
+        "rows_in_raw",
+        "rows_current",
+        "rows_superseded",
+    ),
+    "business_date",
+)
+
+
 @dataclass(frozen=True)
 class Panel:
     """Rows for one chart, or why there are none."""
@@ -265,3 +284,8 @@ def jsonable(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         {key: value.isoformat() if isinstance(value, dt.date | dt.datetime) else value for key, value in row.items()}
         for row in rows
     ]
+
+
+def row_accounting(warehouse: Warehouse, window: Window) -> Panel:
+    """`control.file_reconciliation` rows of the window (where each loaded file's rows went), or its absence."""
+    return lane_panel(warehouse, RECONCILIATION_MODEL, window)

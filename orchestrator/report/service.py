@@ -31,12 +31,14 @@ class ReportData:
     quarantine_by_source: list[dict[str, Any]]
     quarantine_by_rule: list[dict[str, Any]]
     completeness: Panel
+    row_accounting: Panel
     extracts: list[dict[str, Any]]
     lanes: dict[str, Panel]
 
     def panel_states(self) -> dict[str, PanelState]:
         """State of every panel that may be absent: ok, no_data, table_missing or columns_missing."""
-        return {"completeness": self.completeness.state} | {name: panel.state for name, panel in self.lanes.items()}
+        own = {"completeness": self.completeness.state, "row_accounting": self.row_accounting.state}
+        return own | {name: panel.state for name, panel in self.lanes.items()}
 
     def as_dict(self) -> dict[str, Any]:
         """The `--json` shape: the window, each panel's state and the figures' values."""
@@ -52,6 +54,7 @@ class ReportData:
             "quarantine_by_source": self.quarantine_by_source,
             "quarantine_by_rule": self.quarantine_by_rule,
             "completeness": queries.jsonable(self.completeness.rows),
+            "row_accounting": queries.jsonable(self.row_accounting.rows),
             "extracts": queries.jsonable(self.extracts),
             "lanes": {name: queries.jsonable(panel.rows) for name, panel in self.lanes.items()},
         }
@@ -80,6 +83,7 @@ def gather(warehouse: Warehouse, extracts: ObjectStore, window: Window) -> Repor
         quarantine_by_source=queries.quarantine_rates(warehouse, window),
         quarantine_by_rule=queries.rule_failure_rates(warehouse, window),
         completeness=queries.completeness(warehouse, window),
+        row_accounting=queries.row_accounting(warehouse, window),
         extracts=queries.extract_sizes(extracts, window),
         lanes={name: queries.lane_panel(warehouse, table, window) for name, table in LANE_TABLES.items()},
     )
@@ -93,6 +97,17 @@ def _block(title: str, panel: Panel, draw: Any) -> Block:
 
 def _rows_block(title: str, rows: list[dict[str, Any]], source: str, draw: Any) -> Block:
     return _block(title, Panel("ok" if rows else "no_data", rows, source), draw)
+
+
+def _breaks_html(panel: Panel) -> str:
+    """The files of the window that do not reconcile, or that every one does."""
+    if panel.state != "ok":
+        return ""
+    broken = [row for row in panel.rows if row["reconciliation_status"] != "BALANCED"]
+    if not broken:
+        return f"<p>All {len(panel.rows)} files loaded in the window reconcile.</p>"
+    columns = ["business_date", "source", "landing_key", "file_id", "reconciliation_status", "rows_in_raw"]
+    return table_html(broken, columns)
 
 
 def sections(data: ReportData) -> list[Section]:
@@ -139,6 +154,16 @@ def sections(data: ReportData) -> list[Section]:
                     figures.quarantine_by_rule,
                 ),
             ],
+        ),
+        Section(
+            "row-accounting",
+            "Row accounting",
+            "Where the rows of the files loaded for each business date went, counted in the warehouse by the dbt "
+            "model control.file_reconciliation: the current version of their trade, superseded by a later "
+            "version, reference rows, or quarantined; and the files whose rows do not reconcile "
+            "(`mdp files reconcile --breaks`).",
+            [_block("Row accounting", data.row_accounting, lambda rows: figures.row_accounting(rows, window))],
+            extra_html=_breaks_html(data.row_accounting),
         ),
         Section(
             "completeness",

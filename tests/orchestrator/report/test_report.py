@@ -29,10 +29,10 @@ from tests.conftest import REPO
 from tests.orchestrator.report import browser
 
 DATE = dt.date(2026, 11, 20)
-SECTIONS = ("files-and-rows", "quarantine", "completeness", "extracts", "streaming", "regulatory")
-# Charts on a page where every panel has data: files and rows, 2 quarantine, completeness, extracts, lag, gaps,
-# rejected stream events, latency, submissions by status, dead letters, reconciliation.
-CHARTS_WITH_EVERY_LANE = 12
+SECTIONS = ("files-and-rows", "quarantine", "row-accounting", "completeness", "extracts", "streaming", "regulatory")
+# Charts on a page where every panel has data: files and rows, 2 quarantine, row accounting, completeness, extracts,
+# lag, gaps, rejected stream events, latency, submissions by status, dead letters, reconciliation.
+CHARTS_WITH_EVERY_LANE = 13
 # Charts the lane tables feed: lag, gaps, rejected stream events, latency, submissions by status, dead letters,
 # reconciliation. Without them the page has only the batch lane's.
 CHARTS_OF_LANES = 7
@@ -262,7 +262,7 @@ def test_cli_json_names_the_path_and_each_panel_state(demo_home: Path, tmp_path:
     assert payload["path"] == str(out)
     assert out.exists()
     assert (payload["start"], payload["date"], payload["days"]) == ("2026-11-18", "2026-11-20", 3)
-    assert payload["panels"]["completeness"] == "ok"
+    assert payload["panels"]["completeness"] == payload["panels"]["row_accounting"] == "ok"
     # The command prepares the warehouse layout first; a lane that creates its tables there leaves them empty.
     assert {payload["panels"][name] for name in LANE_TABLES} <= {"table_missing", "no_data"}
 
@@ -310,6 +310,14 @@ def test_page_has_every_section_with_the_demo_figures(page_without_lanes: tuple[
     }
     assert [(row["date"], row["format"]) for row in data["extracts"]] == [("2026-11-20", "jsonl")]
     assert data["extracts"][0]["rows"] > 0
+    accounted = {row["source"]: row for row in data["row_accounting"]}
+    assert {row["reconciliation_status"] for row in accounted.values()} == {"BALANCED"}
+    assert len(accounted) == 7, "every file loaded on the demo day"
+    venue = accounted["venue_executions"]
+    assert venue["rows_current"] + venue["rows_superseded"] == venue["rows_in_raw"] == 49_975
+    assert venue["rows_quarantined"] == 25
+    assert accounted["traders"]["rows_current"] is None
+    assert "All 7 files loaded in the window reconcile." in path.read_text()
 
 
 def test_absent_lane_tables_get_a_notice_panel(page_without_lanes: tuple[Path, dict[str, Any]]) -> None:
@@ -352,6 +360,35 @@ def test_regulatory_charts_draw_the_daily_model_values_on_every_day_of_the_windo
     ]
     assert list(statuses.data[4].y) == [0, 25, 0, 0]
     assert list(statuses.data[0].y) == [0, 0, 20, 40]
+
+
+def test_row_accounting_stacks_each_days_rows_by_fate_and_marks_files_that_do_not_reconcile() -> None:
+    def file(day: str, status: str, raw: int, current: int | None, quarantined: int = 0) -> dict[str, Any]:
+        superseded = None if current is None else raw - current
+        return {
+            "business_date": dt.date.fromisoformat(day),
+            "reconciliation_status": status,
+            "rows_in_raw": raw,
+            "rows_current": current,
+            "rows_superseded": superseded,
+            "rows_quarantined": quarantined,
+        }
+
+    rows = [
+        file("2026-11-19", "BALANCED", 100, 90, quarantined=5),
+        file("2026-11-19", "BALANCED", 40, None),
+        file("2026-11-20", "ROWS_MISSING", 10, 10),
+        file("2026-11-20", "BALANCED", 30, 20),
+    ]
+    chart = figures.row_accounting(rows, Window(DATE, 3))
+    by_name = {trace.name: list(trace.y) for trace in chart.data}
+    assert by_name == {
+        "current trade version": [0, 90, 30],
+        "superseded by a later version": [0, 10, 10],
+        "reference rows": [0, 40, 0],
+        "quarantined": [0, 5, 0],
+        "files not balanced": [None, None, 1],
+    }
 
 
 def test_lane_table_without_the_expected_columns_is_named(tmp_path: Path) -> None:

@@ -74,12 +74,14 @@ quarantine_per_file as (
 
 ),
 
+-- A curated row carries the file and business date of its current version, so the window applies here too.
 current_trades_per_file as (
 
     select
         _file_id as file_id,
         count(*) as rows_current
     from trades_enriched
+    where _business_date >= {{ window_start_date(var('reconciliation_window_days')) }}
     group by _file_id
 
 ),

@@ -454,7 +454,7 @@ def files_reconcile(
     as_json: JsonOption = False,
 ) -> None:
     """Where each loaded file's rows went, as the last build counted them: validator, raw table, quarantine,
-    curated trades and extract (files of the last 28 days, or of one --date)."""
+    curated trades and extract (files loaded in the last 28 days, or those of one business --date)."""
     business_date = _date(date) if date is not None else None
     rows = _read_warehouse(lambda warehouse, _: runbook.file_reconciliation(warehouse, business_date, breaks))
     if as_json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -410,6 +411,17 @@ def test_project_parses_without_warnings(tmp_path: Path) -> None:
 def test_namespace_var_equals_python_constant() -> None:
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
     assert project["vars"]["markets_namespace"] == MARKETS_NAMESPACE
+
+
+def test_raw_retention_var_equals_the_raw_datasets_partition_expiration() -> None:
+    # file_reconciliation expects a file's raw rows until this many days after its business date.
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    variables = (REPO / "terraform" / "modules" / "bigquery" / "variables.tf").read_text()
+    block = variables[variables.index('variable "raw_partition_expiration_days"') :]
+    default = re.search(r"default\s*=\s*(\d+)", block[: block.index("\n}\n")])
+    assert default is not None
+    assert project["vars"]["raw_retention_days"] == int(default.group(1))
+    assert project["vars"]["reconciliation_window_days"] < project["vars"]["raw_retention_days"]
 
 
 def test_latest_version_wins(scenario: Scenario) -> None:

@@ -1,10 +1,11 @@
 {#-
     Every loaded file's rows, accounted for in the warehouse itself: one row per file
-    whose business date falls in the last reconciliation_window_days, from the rows the
-    validator counted (control.ingested_files) to the rows its raw table holds, the
-    quarantine, the curated trades and today's extract. Anything but BALANCED means rows
-    were lost or loaded twice between validation and the warehouse;
-    orchestrator/batch/findings.py raises one alert per such file.
+    loaded in the last reconciliation_window_days (by when it was processed, so a late
+    file for an old business date is checked too), and per file with raw rows but no
+    loaded record, from the rows the validator counted (control.ingested_files) to the
+    rows its raw table holds, the quarantine, the curated trades and today's extract.
+    Anything but BALANCED means rows were lost or loaded twice between validation and the
+    warehouse; orchestrator/batch/findings.py raises one alert per such file.
 -#}
 
 with
@@ -59,7 +60,6 @@ loaded_files as (
         max(rows_quarantined) as rows_quarantined
     from ingested_files
     where outcome = 'loaded'
-        and business_date >= {{ window_start_date(var('reconciliation_window_days')) }}
     group by file_id, source
 
 ),
@@ -74,14 +74,12 @@ quarantine_per_file as (
 
 ),
 
--- A curated row carries the file and business date of its current version, so the window applies here too.
 current_trades_per_file as (
 
     select
         _file_id as file_id,
         count(*) as rows_current
     from trades_enriched
-    where _business_date >= {{ window_start_date(var('reconciliation_window_days')) }}
     group by _file_id
 
 ),
@@ -117,11 +115,29 @@ files_matched_to_raw as (
 
 ),
 
+-- Files loaded in the window, whatever their business date, unless their raw rows have simply
+-- reached the end of raw_retention_days (partition expiration by business date). A file loaded
+-- when its business date was already past it lost its rows at once: that one stays, ROWS_MISSING.
+files_in_window as (
+
+    select *
+    from files_matched_to_raw
+    where not is_recorded
+        or (
+            cast(processed_at as date) >= {{ window_start_date(var('reconciliation_window_days')) }}
+            and (
+                {{ date_add_days('business_date', var('raw_retention_days')) }} > {{ as_of_date_literal() }}
+                or {{ date_add_days('business_date', var('raw_retention_days')) }} <= cast(processed_at as date)
+            )
+        )
+
+),
+
 -- Trade files only: each raw row is the current version of its trade, or superseded by a later one.
 files_counted as (
 
     select
-        files_matched_to_raw.*,
+        files_in_window.*,
         coalesce(quarantine_per_file.rows_in_quarantine, 0) as rows_in_quarantine,
         case
             when expected_sources.kind = 'trade' then coalesce(current_trades_per_file.rows_current, 0)
@@ -129,15 +145,15 @@ files_counted as (
         case
             when expected_sources.kind = 'trade' then coalesce(extract_trades_per_file.rows_in_extract, 0)
         end as rows_in_extract
-    from files_matched_to_raw
+    from files_in_window
     left join expected_sources
-        on files_matched_to_raw.source = expected_sources.source
+        on files_in_window.source = expected_sources.source
     left join quarantine_per_file
-        on files_matched_to_raw.file_id = quarantine_per_file.file_id
+        on files_in_window.file_id = quarantine_per_file.file_id
     left join current_trades_per_file
-        on files_matched_to_raw.file_id = current_trades_per_file.file_id
+        on files_in_window.file_id = current_trades_per_file.file_id
     left join extract_trades_per_file
-        on files_matched_to_raw.file_id = extract_trades_per_file.file_id
+        on files_in_window.file_id = extract_trades_per_file.file_id
 
 ),
 

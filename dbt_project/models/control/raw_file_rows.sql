@@ -1,7 +1,8 @@
 {#-
     Rows each file has in its raw table, counted in the warehouse itself: one row per
-    source and _file_id, over the business dates file_reconciliation checks. The raw
-    tables come from the specs (macros/generated/raw_source_tables.sql).
+    source and _file_id. The raw tables come from the specs
+    (macros/generated/raw_source_tables.sql); on BigQuery they keep 30 days of business
+    dates (the raw dataset's partition expiration), so this reads no more than that.
 -#}
 {{ config(materialized='view') }}
 
@@ -23,7 +24,6 @@ raw_rows_counted as (
         min(_business_date) as business_date,
         count(*) as rows_in_raw
     from raw_{{ table }}
-    where _business_date >= {{ window_start_date(var('reconciliation_window_days')) }}
     group by _file_id
     {%- if not loop.last %}
 

@@ -17,7 +17,13 @@ from orchestrator.batch.findings import (
     alert_on_file,
     alert_on_reconciliation,
 )
-from orchestrator.batch.ingest import FileOutcome, IngestContext, ingest_file, sweep_orphan_control
+from orchestrator.batch.ingest import (
+    FileOutcome,
+    IngestContext,
+    archive_prefix,
+    ingest_file,
+    sweep_orphan_control,
+)
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.scan import LandedObject, scan_landing
 from orchestrator.dbt_runner import DbtResult, run_dbt
@@ -152,6 +158,15 @@ def _record_run(settings: Settings, report: CycleReport) -> None:
         warehouse.close()
 
 
+RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+"""A cycle's run id starts with when it started (UTC), in this format, then `-` and 8 hex digits."""
+
+
+def run_started_at(run_id: str) -> dt.datetime:
+    """When the cycle with this run id started; ValueError for a run id of another form."""
+    return dt.datetime.strptime(run_id.split("-", 1)[0], RUN_ID_TIME_FORMAT)
+
+
 def dbt_variables(as_of: dt.date, full_refresh: bool = False) -> dict[str, Any]:
     """The vars every dbt invocation of the pipeline passes."""
     return {"as_of_date": as_of.isoformat(), "force_full_refresh": full_refresh}
@@ -167,7 +182,7 @@ def run_cycle(
 ) -> CycleReport:
     """Validate → load → dbt build → archive, under the cycle lock."""
     started_at = dt.datetime.now(dt.UTC)
-    run_id = started_at.strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
+    run_id = started_at.strftime(RUN_ID_TIME_FORMAT) + "-" + uuid.uuid4().hex[:8]
     report = CycleReport(run_id=run_id, started_at=started_at)
     buckets = open_buckets(settings)
     with cycle_lock(buckets.staging, run_id, settings.lock_ttl_minutes):
@@ -181,7 +196,7 @@ def run_cycle(
                 if progress:
                     progress("dbt build", 1, 1)
                 if report.dbt.status == "success":
-                    _archive_staging(buckets, started_at.strftime("%Y-%m-%d/%H/"))
+                    _archive_staging(buckets, archive_prefix(started_at))
         except MdpError as error:
             report.pipeline_error = f"{type(error).__name__}: {error}"
         _record_run(settings, report)

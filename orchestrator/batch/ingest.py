@@ -77,7 +77,12 @@ class IngestContext:
     @property
     def archive_prefix(self) -> str:
         """`{date}/{hour}/` of this cycle in the archive bucket."""
-        return self.started_at.strftime("%Y-%m-%d/%H/")
+        return archive_prefix(self.started_at)
+
+
+def archive_prefix(started_at: dt.datetime) -> str:
+    """`{date}/{hour}/`: where the cycle started at `started_at` archives landed files and staged Parquet."""
+    return started_at.strftime("%Y-%m-%d/%H/")
 
 
 def _digests(buckets: Buckets, key: str) -> tuple[str, str]:

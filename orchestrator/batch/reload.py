@@ -7,13 +7,14 @@ stay as they are, so nothing is counted twice. The staged Parquet is archived af
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from orchestrator.backends import Buckets
+from orchestrator.batch.cycle import run_started_at
+from orchestrator.batch.ingest import archive_prefix
 from orchestrator.exceptions import Terminal
 from orchestrator.specs import SourceSpec
 from orchestrator.specs.loader import find_spec
@@ -39,12 +40,6 @@ def _loaded_record(warehouse: Warehouse, path: str) -> dict[str, Any]:
     return rows[0]
 
 
-def _run_prefix(run_id: str) -> str:
-    """The archive prefix of the cycle that loaded the file: its run id starts with the cycle's start time."""
-    started_at = dt.datetime.strptime(run_id[:16], "%Y%m%dT%H%M%SZ")
-    return started_at.strftime("%Y-%m-%d/%H/")
-
-
 def _staged_parquet(buckets: Buckets, record: dict[str, Any]) -> tuple[ObjectStore, str] | None:
     """Where the file's staged Parquet is now: still in staging (its build has not succeeded yet), archived by the
     cycle that loaded it, or archived by a later cycle (after failed builds)."""
@@ -52,7 +47,7 @@ def _staged_parquet(buckets: Buckets, record: dict[str, Any]) -> tuple[ObjectSto
     if buckets.staging.stat(staged_key) is not None:
         return buckets.staging, staged_key
     try:
-        key = f"{_run_prefix(str(record['run_id']))}staging/{staged_key}"
+        key = f"{archive_prefix(run_started_at(str(record['run_id'])))}staging/{staged_key}"
         if buckets.archive.stat(key) is not None:
             return buckets.archive, key
     except ValueError:  # a run id of another form: search the archive

@@ -421,6 +421,7 @@ _RECONCILED_COLUMNS = (
     "rows_in_raw",
     "rows_current",
     "rows_superseded",
+    "rows_not_curated",
     "rows_in_extract",
 )
 

@@ -72,6 +72,12 @@ def _reconciliation_break(row: dict[str, Any]) -> str:
             f"raw.{row['source']} holds {row['rows_in_raw']} rows of file_id {row['file_id']} "
             f"(business date {row['business_date']}) that no loaded file records"
         )
+    if row["reconciliation_status"] == "NOT_CURATED":
+        return (
+            f"file {row['landing_key']} of source {row['source']} ({row['business_date']}) is NOT_CURATED: "
+            f"{row['rows_not_curated']} of its {row['rows_in_raw']} rows in raw.{row['source']} are the latest "
+            "version of a trade that curation.trades_enriched does not hold"
+        )
     return (
         f"file {row['landing_key']} of source {row['source']} ({row['business_date']}) is "
         f"{row['reconciliation_status']}: {row['rows_total']} rows read, {row['rows_loaded']} loaded and "
@@ -82,7 +88,7 @@ def _reconciliation_break(row: dict[str, Any]) -> str:
 
 def alert_on_reconciliation(warehouse: Warehouse) -> list[dict[str, Any]]:
     """After a good build, one alert per file `control.file_reconciliation` does not find BALANCED: rows lost or
-    loaded twice between validation and the warehouse. Returns the rows."""
+    loaded twice between validation and the warehouse, or trades missing from curation. Returns the rows."""
     rows = runbook.file_reconciliation(warehouse, breaks_only=True)
     for row in rows:
         raise_alert(

@@ -205,6 +205,7 @@ def completeness_heatmap(rows: Sequence[dict[str, Any]], window: Window) -> go.F
 ROW_FATES: dict[str, tuple[str, str]] = {
     "current": ("current trade version", "#2e7d32"),
     "superseded": ("superseded by a later version", "#90a4ae"),
+    "not_curated": ("latest version not in curation", "#ef6c00"),
     "reference": ("reference rows", "#5c6bc0"),
     "quarantined": ("quarantined", "#c62828"),
 }
@@ -216,6 +217,7 @@ def _row_fates(row: dict[str, Any]) -> dict[str, int]:
     return {
         "current": int(row["rows_current"]),
         "superseded": int(row["rows_superseded"]),
+        "not_curated": int(row["rows_not_curated"]),
         "quarantined": int(row["rows_quarantined"] or 0),
     }
 

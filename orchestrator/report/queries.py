@@ -133,6 +133,7 @@ RECONCILIATION_MODEL = LaneTable(
         "rows_in_raw",
         "rows_current",
         "rows_superseded",
+        "rows_not_curated",
     ),
     "business_date",
 )

@@ -160,7 +160,8 @@ def sections(data: ReportData) -> list[Section]:
             "Row accounting",
             "Where the rows of the files loaded for each business date went, counted in the warehouse by the dbt "
             "model control.file_reconciliation: the current version of their trade, superseded by a later "
-            "version, reference rows, or quarantined; and the files whose rows do not reconcile "
+            "version, the latest version of a trade curation does not hold, reference rows, or quarantined; and "
+            "the files whose rows do not reconcile "
             "(`mdp files reconcile --breaks`).",
             [_block("Row accounting", data.row_accounting, lambda rows: figures.row_accounting(rows, window))],
             extra_html=_breaks_html(data.row_accounting),

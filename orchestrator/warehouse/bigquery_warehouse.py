@@ -6,6 +6,7 @@ import datetime as dt
 import decimal
 import hashlib
 import io
+import logging
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,12 @@ from orchestrator.specs.model import SourceSpec
 from orchestrator.storage.base import ObjectStore
 from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit
 from orchestrator.warehouse.control_tables import CONTROL_TABLES, LINEAGE_COLUMNS
+
+log = logging.getLogger("mdp.warehouse")
+
+RAW_PARTITION_FIELD = "_ingested_at"
+"""Raw tables are partitioned by the day a row was loaded, so the raw dataset's partition expiration keeps every
+row its full retention from then, whatever business date a file is for (a backfill of an old date included)."""
 
 BIGQUERY_TYPES = {
     "string": "STRING",
@@ -137,20 +144,32 @@ class BigQueryWarehouse:
         spec: SourceSpec | None,
         partition_field: str | None = None,
     ) -> None:
-        """Create the table if missing, partitioned by `_business_date` (a source's) or `partition_field`."""
+        """Create the table if missing, partitioned by `partition_field` (a source's: the day its rows were loaded)
+        and clustered per spec; add any missing columns to an existing one."""
         wanted = _schema(columns)
+        if spec is not None:
+            partition_field = RAW_PARTITION_FIELD
         try:
             existing = self._client.get_table(self._reference(schema, name))
         except google_exceptions.NotFound:
             table = bigquery.Table(self._reference(schema, name), schema=wanted)
-            if spec is not None:
-                table.time_partitioning = bigquery.TimePartitioning(field="_business_date")
-                if spec.cluster_by:
-                    table.clustering_fields = list(spec.cluster_by[:4])
-            elif partition_field is not None:
+            if partition_field is not None:
                 table.time_partitioning = bigquery.TimePartitioning(field=partition_field)
+            if spec is not None and spec.cluster_by:
+                table.clustering_fields = list(spec.cluster_by[:4])
             self._client.create_table(table, exists_ok=True)
             return
+        partitioned_by = existing.time_partitioning.field if existing.time_partitioning else None
+        if partition_field is not None and partitioned_by != partition_field:
+            # BigQuery cannot change a table's partitioning in place; the runbook says how to recreate it.
+            log.warning(
+                "table %s.%s is partitioned by %s, not %s: its partition expiration does not count from the day "
+                "rows were loaded (docs/batch_lane.md, 'Raw tables')",
+                schema,
+                name,
+                partitioned_by or "ingestion time",
+                partition_field,
+            )
         present = {field.name for field in existing.schema}
         missing = [field for field in wanted if field.name not in present]
         if missing:
@@ -167,7 +186,7 @@ class BigQueryWarehouse:
             self._client.create_dataset(reference, exists_ok=True)
 
     def ensure_layout(self, specs: Sequence[SourceSpec]) -> None:
-        """Datasets, control tables and raw tables (partitioned by business date, clustered per spec)."""
+        """Datasets, control tables and raw tables (partitioned by the day rows were loaded, clustered per spec)."""
         try:
             for dataset in self._datasets.values():
                 self._ensure_dataset(dataset)

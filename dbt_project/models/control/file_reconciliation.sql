@@ -5,8 +5,12 @@
     loaded record, from the rows the validator counted (control.ingested_files) to the
     rows its raw table holds, the quarantine, the curated trades and today's extract.
     Anything but BALANCED means rows were lost or loaded twice between validation and the
-    warehouse; orchestrator/batch/findings.py raises one alert per such file.
+    warehouse, or a trade's latest version never reached curation;
+    orchestrator/batch/findings.py raises one alert per such file.
 -#}
+
+{#- The window stops a day short of raw retention (partition expiration by load day). -#}
+{%- set window_days = [var('reconciliation_window_days') | int, (var('raw_retention_days') | int) - 1] | min %}
 
 with
 
@@ -31,6 +35,12 @@ expected_sources as (
 raw_file_rows as (
 
     select * from {{ ref('raw_file_rows') }}
+
+),
+
+trades_unioned as (
+
+    select * from {{ ref('trades_unioned') }}
 
 ),
 
@@ -84,6 +94,25 @@ current_trades_per_file as (
 
 ),
 
+-- Staging keeps each trade's latest version per source; curation must hold it (or a later one).
+-- The same key as trade_id (domain, source system, source trade id), without hashing every row.
+uncurated_trades_per_file as (
+
+    select
+        trades_unioned._file_id as file_id,
+        count(*) as rows_not_curated
+    from trades_unioned
+    left join trades_enriched
+        on trades_unioned.domain = trades_enriched.domain
+        and trades_unioned.source_system = trades_enriched.source_system
+        and trades_unioned.source_trade_id = trades_enriched.source_trade_id
+    where
+        trades_enriched.source_trade_id is null
+        or trades_enriched.trade_version < trades_unioned.trade_version
+    group by trades_unioned._file_id
+
+),
+
 extract_trades_per_file as (
 
     select
@@ -115,25 +144,19 @@ files_matched_to_raw as (
 
 ),
 
--- Files loaded in the window, whatever their business date, unless their raw rows have simply
--- reached the end of raw_retention_days (partition expiration by business date). A file loaded
--- when its business date was already past it lost its rows at once: that one stays, ROWS_MISSING.
+-- Files loaded in the window, whatever their business date: raw tables keep a row
+-- raw_retention_days from the day it was loaded.
 files_in_window as (
 
     select *
     from files_matched_to_raw
     where not is_recorded
-        or (
-            cast(processed_at as date) >= {{ window_start_date(var('reconciliation_window_days')) }}
-            and (
-                {{ date_add_days('business_date', var('raw_retention_days')) }} > {{ as_of_date_literal() }}
-                or {{ date_add_days('business_date', var('raw_retention_days')) }} <= cast(processed_at as date)
-            )
-        )
+        or cast(processed_at as date) >= {{ window_start_date(window_days) }}
 
 ),
 
--- Trade files only: each raw row is the current version of its trade, or superseded by a later one.
+-- Trade files only: each raw row is the current version of its trade, superseded by a later one,
+-- or the latest version of a trade that curation does not hold.
 files_counted as (
 
     select
@@ -142,6 +165,9 @@ files_counted as (
         case
             when expected_sources.kind = 'trade' then coalesce(current_trades_per_file.rows_current, 0)
         end as rows_current,
+        case
+            when expected_sources.kind = 'trade' then coalesce(uncurated_trades_per_file.rows_not_curated, 0)
+        end as rows_not_curated,
         case
             when expected_sources.kind = 'trade' then coalesce(extract_trades_per_file.rows_in_extract, 0)
         end as rows_in_extract
@@ -152,6 +178,8 @@ files_counted as (
         on files_in_window.file_id = quarantine_per_file.file_id
     left join current_trades_per_file
         on files_in_window.file_id = current_trades_per_file.file_id
+    left join uncurated_trades_per_file
+        on files_in_window.file_id = uncurated_trades_per_file.file_id
     left join extract_trades_per_file
         on files_in_window.file_id = extract_trades_per_file.file_id
 
@@ -172,6 +200,7 @@ files_reconciled as (
             when rows_in_quarantine <> rows_quarantined
                 or rows_total <> rows_loaded + rows_quarantined
                 then 'QUARANTINE_MISMATCH'
+            when rows_not_curated > 0 then 'NOT_CURATED'
             else 'BALANCED'
         end as reconciliation_status,
         rows_total,
@@ -180,7 +209,8 @@ files_reconciled as (
         rows_loaded,
         rows_in_raw,
         rows_current,
-        rows_in_raw - rows_current as rows_superseded,
+        rows_in_raw - rows_current - rows_not_curated as rows_superseded,
+        rows_not_curated,
         rows_in_extract
     from files_counted
 

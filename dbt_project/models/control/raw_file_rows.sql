@@ -1,8 +1,9 @@
 {#-
     Rows each file has in its raw table, counted in the warehouse itself: one row per
     source and _file_id. The raw tables come from the specs
-    (macros/generated/raw_source_tables.sql); on BigQuery they keep 30 days of business
-    dates (the raw dataset's partition expiration), so this reads no more than that.
+    (macros/generated/raw_source_tables.sql); on BigQuery they keep each row 30 days from
+    the day it was loaded (partitioned by _ingested_at, the raw dataset's partition
+    expiration), so this reads no more than that.
 -#}
 {{ config(materialized='view') }}
 

@@ -8,10 +8,13 @@
 }}
 
 {#-
-    Incremental runs reprocess only trades whose trade_date or _business_date falls in
-    the lookback window (late amendments of old trades arrive with a recent
-    _business_date); force_full_refresh=true reprocesses every trade through the same
-    merge, --full-refresh rebuilds the table.
+    Incremental runs reprocess only the trades a run can change: those with a row loaded
+    since the newest row already curated (whatever its dates: a file resent or backfilled
+    for an old business date), and those whose trade_date or _business_date falls in the
+    lookback window (late reference data changes their dimensions). Each such trade is
+    taken with every row it has, so its latest version wins even when only an older one
+    arrived. force_full_refresh=true reprocesses every trade through the same merge,
+    --full-refresh rebuilds the table.
 -#}
 {%- set reprocess_everything = (var('force_full_refresh') | string | lower) == 'true' -%}
 
@@ -71,32 +74,72 @@ iso_currencies as (
 
 ),
 
-trades_to_process as (
-
-    select *
-    from trades_unioned
-    {%- if is_incremental() and not reprocess_everything %}
-    where
-        trade_date >= {{ window_start_date(var('lookback_days')) }}
-        or _business_date >= {{ window_start_date(var('lookback_days')) }}
-    {%- endif %}
-
-),
-
 trades_identified as (
 
     select
         {{ trade_id('domain', 'source_system', 'source_trade_id') }} as trade_id,
         *
-    from trades_to_process
+    from trades_unioned
 
 ),
+
+{%- if is_incremental() and not reprocess_everything %}
+
+-- An hour's margin below the newest curated row: loads and builds never overlap (the cycle lock),
+-- but the hosts that stamp _ingested_at need not share a clock to the second.
+newest_curated_load as (
+
+    select
+        coalesce(
+            {{ add_minutes('max(_ingested_at)', -60) }},
+            cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})
+        ) as loaded_after
+    from {{ this }}
+
+),
+
+-- A window over trade_id, not a join back to it: one sort on any engine, the BigQuery emulator included.
+trades_flagged as (
+
+    select
+        trades_identified.*,
+        max(
+            case
+                when trades_identified.trade_date >= {{ window_start_date(var('lookback_days')) }}
+                    or trades_identified._business_date >= {{ window_start_date(var('lookback_days')) }}
+                    or trades_identified._ingested_at > newest_curated_load.loaded_after
+                    then 1
+                else 0
+            end
+        ) over (partition by trades_identified.trade_id) as is_touched
+    from trades_identified
+    cross join newest_curated_load
+
+),
+
+trades_to_process as (
+
+    select *
+    from trades_flagged
+    where is_touched = 1
+
+),
+
+{%- else %}
+
+trades_to_process as (
+
+    select * from trades_identified
+
+),
+
+{%- endif %}
 
 -- Two specs sharing a source system would map onto the same trade_id: keep its latest version.
 latest_trade_versions as (
 
     {{ latest_row_per_key(
-        'trades_identified',
+        'trades_to_process',
         'trade_id',
         ['trade_version desc', '_ingested_at desc', '_file_id desc', '_source_row_number desc']
     ) }}

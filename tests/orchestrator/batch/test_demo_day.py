@@ -28,14 +28,16 @@ from orchestrator.alerts import Alert
 from orchestrator.alerts import log as alerts_log
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.cycle import run_cycle
+from orchestrator.batch.findings import alert_on_reconciliation
 from orchestrator.batch.reload import NotReloadableError, reload_file
 from orchestrator.demo import DemoResult, run_demo
 from orchestrator.extract import write_extract
+from orchestrator.generator import generate_source_file
 from orchestrator.identity import trade_id
 from orchestrator.logs import JsonFormatter
 from orchestrator.runbook import file_reconciliation, replay_file
 from orchestrator.settings import Settings
-from orchestrator.specs import SourceSpec
+from orchestrator.specs import SourceSpec, find_spec
 from orchestrator.storage import read_bytes
 from orchestrator.warehouse.base import Warehouse
 from regulatory_reporter.events import parse_event
@@ -467,6 +469,52 @@ def test_rows_lost_or_unrecorded_in_raw_alert_a_reconciliation_break(
     } == {("BALANCED", 20_000)}
     recorded = _query(copy, "select count(*) as n from control.ingested_files where source = 'murex_trades'")
     assert recorded[0]["n"] == 2, "the loaded and the failed Murex file, no new record"
+
+
+def test_a_backfill_for_an_old_business_date_is_curated_and_reconciled(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path / "copy")
+    # Murex resends a file for a business date three weeks back: older than the 7-day lookback, trade dates too.
+    backfill = generate_source_file(
+        find_spec(specs, "murex_trades"),
+        300,
+        dt.date(2026, 10, 30),
+        tmp_path / "files",
+        seed=99,
+        reference_lists_dir=copy.reference_lists_dir,
+    )
+    for path in sorted(p for p in (tmp_path / "files").rglob("*") if p.is_file()):
+        open_buckets(copy).landing.upload_file(path, path.relative_to(tmp_path / "files").as_posix())
+    with alert_lines() as lines:
+        assert run_cycle(copy, specs, DATE).exit_code == 0
+    assert not lines.of(Alert.FILE_RECONCILIATION_BREAK)
+    [row] = _read(copy, lambda warehouse: file_reconciliation(warehouse, dt.date(2026, 10, 30)))
+    assert row["landing_key"] == backfill.landing_key
+    curated = _query(copy, "select count(*) as n from curation.trades_enriched where _business_date = '2026-10-30'")[0][
+        "n"
+    ]
+    assert row["reconciliation_status"] == "BALANCED"
+    assert (row["rows_in_raw"], row["rows_not_curated"], row["rows_in_extract"]) == (300, 0, 0)
+    assert row["rows_current"] == curated > 250, "every trade of the file is curated, at its latest version"
+    assert row["rows_current"] + row["rows_superseded"] == 300
+
+    # Its trades lost from curation: the reconciliation names the file and how many rows, then the next cycle
+    # curates them again (they were loaded after the newest curated row).
+    with duckdb.connect(str(copy.home / "warehouse.duckdb")) as connection:
+        connection.execute("delete from curation.trades_enriched where _business_date = '2026-10-30'")
+    _mdp(copy, "rebuild", "--select", "file_reconciliation", "--as-of", "2026-11-20", "--json")
+    [broken] = _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"]
+    assert (broken["landing_key"], broken["reconciliation_status"]) == (backfill.landing_key, "NOT_CURATED")
+    assert (broken["rows_current"], broken["rows_not_curated"]) == (0, curated)
+    with alert_lines() as lines:
+        _read(copy, alert_on_reconciliation)
+    assert [line["message"] for line in lines.of(Alert.FILE_RECONCILIATION_BREAK)] == [
+        f"file {backfill.landing_key} of source murex_trades (2026-10-30) is NOT_CURATED: {curated} of its 300 "
+        "rows in raw.murex_trades are the latest version of a trade that curation.trades_enriched does not hold"
+    ]
+    assert run_cycle(copy, specs, DATE).exit_code == 0
+    assert _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"] == []
 
 
 def test_a_file_is_reloaded_only_from_parquet_that_matches_its_record(

@@ -363,14 +363,17 @@ def test_regulatory_charts_draw_the_daily_model_values_on_every_day_of_the_windo
 
 
 def test_row_accounting_stacks_each_days_rows_by_fate_and_marks_files_that_do_not_reconcile() -> None:
-    def file(day: str, status: str, raw: int, current: int | None, quarantined: int = 0) -> dict[str, Any]:
-        superseded = None if current is None else raw - current
+    def file(
+        day: str, status: str, raw: int, current: int | None, quarantined: int = 0, not_curated: int = 0
+    ) -> dict[str, Any]:
+        superseded = None if current is None else raw - current - not_curated
         return {
             "business_date": dt.date.fromisoformat(day),
             "reconciliation_status": status,
             "rows_in_raw": raw,
             "rows_current": current,
             "rows_superseded": superseded,
+            "rows_not_curated": None if current is None else not_curated,
             "rows_quarantined": quarantined,
         }
 
@@ -379,15 +382,17 @@ def test_row_accounting_stacks_each_days_rows_by_fate_and_marks_files_that_do_no
         file("2026-11-19", "BALANCED", 40, None),
         file("2026-11-20", "ROWS_MISSING", 10, 10),
         file("2026-11-20", "BALANCED", 30, 20),
+        file("2026-11-18", "NOT_CURATED", 8, 0, not_curated=6),
     ]
     chart = figures.row_accounting(rows, Window(DATE, 3))
     by_name = {trace.name: list(trace.y) for trace in chart.data}
     assert by_name == {
         "current trade version": [0, 90, 30],
-        "superseded by a later version": [0, 10, 10],
+        "superseded by a later version": [2, 10, 10],
+        "latest version not in curation": [6, 0, 0],
         "reference rows": [0, 40, 0],
         "quarantined": [0, 5, 0],
-        "files not balanced": [None, None, 1],
+        "files not balanced": [1, None, 1],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,12 +13,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from google.cloud import bigquery
 
 from orchestrator.batch.ingest import RULE_RESULTS_SCHEMA
 from orchestrator.specs import SourceSpec, find_spec
 from orchestrator.storage import LocalFolderStore, ObjectStore
 from orchestrator.warehouse.base import FileCommit, Warehouse
-from orchestrator.warehouse.bigquery_warehouse import SCHEMAS, BigQueryWarehouse
+from orchestrator.warehouse.bigquery_warehouse import RAW_PARTITION_FIELD, SCHEMAS, BigQueryWarehouse
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
 from tests import services
 
@@ -221,3 +223,35 @@ def test_a_missing_table_has_no_columns(backend: Backend, specs: list[SourceSpec
     warehouse, _ = backend
     warehouse.ensure_layout([find_spec(specs, "traders")])
     assert warehouse.table_columns("raw", "no_such_table") == []
+
+
+def test_bigquery_raw_tables_are_partitioned_by_load_day_and_an_old_layout_is_named(
+    specs: list[SourceSpec], new_gcs_store: Callable[[], ObjectStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    project = services.bigquery_project()
+    client = services.bigquery_client(project)
+    datasets = {schema: f"t{uuid.uuid4().hex[:10]}_{schema}" for schema in SCHEMAS}
+    warehouse = BigQueryWarehouse(client, project, "US", new_gcs_store(), datasets)
+    books, traders = find_spec(specs, "books"), find_spec(specs, "traders")
+    warehouse.ensure_layout([])
+    # A raw table an earlier release made: partitioned by business date, so an old date's rows expired on load.
+    earlier = bigquery.Table(
+        f"{project}.{datasets['raw']}.books",
+        schema=[
+            bigquery.SchemaField(name, "DATE" if name == "_business_date" else "STRING")
+            for name in ("_business_date", "book_id")
+        ],
+    )
+    earlier.time_partitioning = bigquery.TimePartitioning(field="_business_date")
+    client.create_table(earlier)
+    try:
+        with caplog.at_level(logging.WARNING, logger="mdp.warehouse"):
+            warehouse.ensure_layout([books, traders])
+        partitioning = client.get_table(f"{project}.{datasets['raw']}.traders").time_partitioning
+        assert (partitioning.type_, partitioning.field) == ("DAY", RAW_PARTITION_FIELD)
+        assert [record.getMessage() for record in caplog.records] == [
+            "table raw.books is partitioned by _business_date, not _ingested_at: its partition expiration does not "
+            "count from the day rows were loaded (docs/batch_lane.md, 'Raw tables')"
+        ]
+    finally:
+        warehouse.close()

@@ -99,6 +99,23 @@ def _landed_at(item: LandedObject) -> dt.datetime:
     return dt.datetime.fromtimestamp(item.info.updated_at_epoch, dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
+BUSINESS_DATE_LEAD_DAYS = 1
+"""How far a file's business date may run ahead of the UTC day it landed: a venue east of UTC delivers the next
+day's file before midnight UTC. A date further ahead is a misnamed file; loaded, it would be the newest business
+date of its source until that day came (reference data would shadow every correct file)."""
+
+
+def _business_date_problem(item: LandedObject) -> str | None:
+    assert item.business_date is not None
+    landed_on = _landed_at(item).date()
+    if item.business_date <= landed_on + dt.timedelta(days=BUSINESS_DATE_LEAD_DAYS):
+        return None
+    return (
+        f"business_date_in_future: the file name's business date {item.business_date} is more than "
+        f"{BUSINESS_DATE_LEAD_DAYS} day after the day the file landed ({landed_on}, UTC)"
+    )
+
+
 def _record(item: LandedObject, context: IngestContext, outcome: FileOutcome, **extra: Any) -> dict[str, Any]:
     return {
         "file_id": outcome.file_id,
@@ -270,6 +287,11 @@ def ingest_file(item: LandedObject, context: IngestContext) -> FileOutcome:
         outcome.reasons = [f"duplicate: same content as {original}, already loaded"]
         context.warehouse.insert_rows("ingested_files", [_record(item, context, outcome)])
         _move_out(context, item, "archive", context.archive_prefix + "duplicates/")
+        return outcome
+    date_problem = _business_date_problem(item)
+    if date_problem is not None:
+        outcome.reasons = [date_problem]
+        _fail(context, item, outcome, None)
         return outcome
     control_bytes = read_bytes(context.buckets.landing, item.control_key) if item.control and item.control_key else None
     assert item.business_date is not None

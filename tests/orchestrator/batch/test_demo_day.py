@@ -517,6 +517,39 @@ def test_a_backfill_for_an_old_business_date_is_curated_and_reconciled(
     assert _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"] == []
 
 
+def test_a_file_dated_days_ahead_of_its_delivery_fails_whole_and_one_a_day_ahead_loads(
+    demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path / "copy")
+    today = dt.datetime.now(dt.UTC).date()
+    # Three days ahead is a misnamed file whatever the clock does meanwhile; a day ahead is a venue east of UTC.
+    ahead = generate_source_file(
+        find_spec(specs, "murex_trades"), 200, today + dt.timedelta(days=3), tmp_path / "files", seed=5
+    )
+    next_day = generate_source_file(find_spec(specs, "books"), 0, today + dt.timedelta(days=1), tmp_path / "files")
+    landing = open_buckets(copy).landing
+    for path in sorted(p for p in (tmp_path / "files").rglob("*") if p.is_file()):
+        landing.upload_file(path, path.relative_to(tmp_path / "files").as_posix())
+    info = landing.stat(ahead.landing_key)
+    assert info is not None
+    landed_on = dt.datetime.fromtimestamp(info.updated_at_epoch, dt.UTC).date()
+
+    with alert_lines() as lines:
+        report = run_cycle(copy, specs, DATE)
+    outcomes = {outcome.path: outcome for outcome in report.files}
+    assert outcomes[next_day.landing_key].status == "loaded"
+    failed = outcomes[ahead.landing_key]
+    reason = (
+        f"business_date_in_future: the file name's business date {today + dt.timedelta(days=3)} is more than 1 day "
+        f"after the day the file landed ({landed_on}, UTC)"
+    )
+    assert (failed.status, failed.reasons) == ("failed", [reason])
+    [alert] = lines.of(Alert.FILE_VALIDATION_FAILED)
+    assert alert["message"] == f"file {ahead.landing_key} of source murex_trades failed validation: {reason}"
+    assert open_buckets(copy).failed.stat(ahead.landing_key) is not None, "kept in the failed bucket, not lost"
+    assert _query(copy, "select count(*) as n from raw.murex_trades where _business_date > '2026-11-20'")[0]["n"] == 0
+
+
 def test_a_file_is_reloaded_only_from_parquet_that_matches_its_record(
     demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
 ) -> None:

@@ -9,9 +9,6 @@
     orchestrator/batch/findings.py raises one alert per such file.
 -#}
 
-{#- The window stops a day short of raw retention (partition expiration by load day). -#}
-{%- set window_days = [var('reconciliation_window_days') | int, (var('raw_retention_days') | int) - 1] | min %}
-
 with
 
 ingested_files as (
@@ -144,14 +141,20 @@ files_matched_to_raw as (
 
 ),
 
--- Files loaded in the window, whatever their business date: raw tables keep a row
--- raw_retention_days from the day it was loaded.
+-- Files loaded in the window, whatever their business date, while raw still keeps their rows:
+-- raw_retention_days from the day they were loaded (partition expiration by load day), a day
+-- short, and counted to the day this build runs, not to as_of_date: a rerun for an earlier
+-- date must not expect rows that have expired since.
 files_in_window as (
 
     select *
     from files_matched_to_raw
     where not is_recorded
-        or cast(processed_at as date) >= {{ window_start_date(window_days) }}
+        or (
+            cast(processed_at as date) >= {{ window_start_date(var('reconciliation_window_days')) }}
+            and {{ date_add_days('cast(processed_at as date)', (var('raw_retention_days') | int) - 1) }}
+                > cast({{ run_started_at_literal() }} as date)
+        )
 
 ),
 

@@ -144,11 +144,9 @@ class BigQueryWarehouse:
         spec: SourceSpec | None,
         partition_field: str | None = None,
     ) -> None:
-        """Create the table if missing, partitioned by `partition_field` (a source's: the day its rows were loaded)
-        and clustered per spec; add any missing columns to an existing one."""
+        """Create the table if missing, partitioned by `partition_field` and clustered per spec; add any missing
+        columns to an existing one."""
         wanted = _schema(columns)
-        if spec is not None:
-            partition_field = RAW_PARTITION_FIELD
         try:
             existing = self._client.get_table(self._reference(schema, name))
         except google_exceptions.NotFound:
@@ -161,7 +159,7 @@ class BigQueryWarehouse:
             return
         partitioned_by = existing.time_partitioning.field if existing.time_partitioning else None
         if partition_field is not None and partitioned_by != partition_field:
-            # BigQuery cannot change a table's partitioning in place; the runbook says how to recreate it.
+            # BigQuery cannot change a table's partitioning in place; docs/batch_lane.md says how to recreate it.
             log.warning(
                 "table %s.%s is partitioned by %s, not %s: its partition expiration does not count from the day "
                 "rows were loaded (docs/batch_lane.md, 'Raw tables')",
@@ -194,7 +192,9 @@ class BigQueryWarehouse:
                 self._ensure_table("control", table, columns, None)
             for spec in specs:
                 raw_columns: list[tuple[str, str]] = [(column.name, column.type) for column in spec.columns]
-                self._ensure_table("raw", spec.name, raw_columns + list(LINEAGE_COLUMNS), spec)
+                self._ensure_table(
+                    "raw", spec.name, raw_columns + list(LINEAGE_COLUMNS), spec, partition_field=RAW_PARTITION_FIELD
+                )
         except google_exceptions.GoogleAPICallError as error:
             raise _translate(error, "ensure_layout") from error
 
@@ -315,7 +315,7 @@ class BigQueryWarehouse:
                     )
                 except google_exceptions.NotFound:
                     self._ensure_dataset(self._datasets["raw"])
-                    self._ensure_table("raw", table, STREAM_COLUMNS, None, partition_field="_ingested_at")
+                    self._ensure_table("raw", table, STREAM_COLUMNS, None, partition_field=RAW_PARTITION_FIELD)
                     errors = self._client.insert_rows_json(
                         reference, chunk, row_ids=[row["message_id"] for row in chunk], retry=_RETRY
                     )

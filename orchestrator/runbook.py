@@ -213,7 +213,7 @@ def delivery_alerts(warehouse: Warehouse) -> list[dict[str, Any]]:
 
 
 _RECONCILIATION_COLUMNS = (
-    "source, business_date, file_id, landing_key, reconciliation_status, rows_total, rows_quarantined, "
+    "source, business_date, file_id, landing_key, processed_at, reconciliation_status, rows_total, rows_quarantined, "
     "rows_in_quarantine, rows_loaded, rows_in_raw, rows_current, rows_superseded, rows_not_curated, "
     "rows_in_extract"
 )

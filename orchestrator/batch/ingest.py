@@ -105,13 +105,11 @@ day's file before midnight UTC. A date further ahead is a misnamed file; loaded,
 date of its source until that day came (reference data would shadow every correct file)."""
 
 
-def _business_date_problem(item: LandedObject) -> str | None:
-    assert item.business_date is not None
-    landed_on = _landed_at(item).date()
-    if item.business_date <= landed_on + dt.timedelta(days=BUSINESS_DATE_LEAD_DAYS):
+def _business_date_problem(business_date: dt.date, landed_on: dt.date) -> str | None:
+    if business_date <= landed_on + dt.timedelta(days=BUSINESS_DATE_LEAD_DAYS):
         return None
     return (
-        f"business_date_in_future: the file name's business date {item.business_date} is more than "
+        f"business_date_in_future: the file name's business date {business_date} is more than "
         f"{BUSINESS_DATE_LEAD_DAYS} day after the day the file landed ({landed_on}, UTC)"
     )
 
@@ -288,13 +286,14 @@ def ingest_file(item: LandedObject, context: IngestContext) -> FileOutcome:
         context.warehouse.insert_rows("ingested_files", [_record(item, context, outcome)])
         _move_out(context, item, "archive", context.archive_prefix + "duplicates/")
         return outcome
-    date_problem = _business_date_problem(item)
+    # A matched spec's landing pattern always yields a business date.
+    assert item.business_date is not None
+    date_problem = _business_date_problem(item.business_date, _landed_at(item).date())
     if date_problem is not None:
         outcome.reasons = [date_problem]
         _fail(context, item, outcome, None)
         return outcome
     control_bytes = read_bytes(context.buckets.landing, item.control_key) if item.control and item.control_key else None
-    assert item.business_date is not None
     staged_key = f"{spec.name}/{item.business_date.isoformat()}/{sha256_hex}.parquet"
     local_staged = context.settings.work_dir / "staged" / staged_key
     with context.buckets.landing.local_copy(item.key) as path:

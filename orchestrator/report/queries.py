@@ -128,6 +128,7 @@ RECONCILIATION_MODEL = LaneTable(
         "business_date",
         "landing_key",
         "file_id",
+        "processed_at",
         "reconciliation_status",
         "rows_quarantined",
         "rows_in_raw",
@@ -290,3 +291,20 @@ def jsonable(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def row_accounting(warehouse: Warehouse, window: Window) -> Panel:
     """`control.file_reconciliation` rows of the window (where each loaded file's rows went), or its absence."""
     return lane_panel(warehouse, RECONCILIATION_MODEL, window)
+
+
+def reconciliation_breaks(warehouse: Warehouse, window: Window) -> list[dict[str, Any]]:
+    """Files that do not reconcile, for a business date of the window or loaded during it.
+
+    The second half catches a backfill: a file for a business date older than the window, loaded in it.
+    """
+    if table_state(warehouse, RECONCILIATION_MODEL)[0] != "ok":
+        return []
+    return warehouse.query(
+        f"select {', '.join(RECONCILIATION_MODEL.columns)} "
+        f"from {warehouse.table(RECONCILIATION_MODEL.schema, RECONCILIATION_MODEL.name)} "
+        "where reconciliation_status <> 'BALANCED' "
+        "and (business_date between @start and @end or cast(processed_at as date) between @start and @end) "
+        "order by business_date, source, landing_key",
+        window.params(),
+    )

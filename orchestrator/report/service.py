@@ -32,6 +32,7 @@ class ReportData:
     quarantine_by_rule: list[dict[str, Any]]
     completeness: Panel
     row_accounting: Panel
+    reconciliation_breaks: list[dict[str, Any]]
     extracts: list[dict[str, Any]]
     lanes: dict[str, Panel]
 
@@ -55,6 +56,7 @@ class ReportData:
             "quarantine_by_rule": self.quarantine_by_rule,
             "completeness": queries.jsonable(self.completeness.rows),
             "row_accounting": queries.jsonable(self.row_accounting.rows),
+            "reconciliation_breaks": queries.jsonable(self.reconciliation_breaks),
             "extracts": queries.jsonable(self.extracts),
             "lanes": {name: queries.jsonable(panel.rows) for name, panel in self.lanes.items()},
         }
@@ -84,6 +86,7 @@ def gather(warehouse: Warehouse, extracts: ObjectStore, window: Window) -> Repor
         quarantine_by_rule=queries.rule_failure_rates(warehouse, window),
         completeness=queries.completeness(warehouse, window),
         row_accounting=queries.row_accounting(warehouse, window),
+        reconciliation_breaks=queries.reconciliation_breaks(warehouse, window),
         extracts=queries.extract_sizes(extracts, window),
         lanes={name: queries.lane_panel(warehouse, table, window) for name, table in LANE_TABLES.items()},
     )
@@ -99,15 +102,14 @@ def _rows_block(title: str, rows: list[dict[str, Any]], source: str, draw: Any) 
     return _block(title, Panel("ok" if rows else "no_data", rows, source), draw)
 
 
-def _breaks_html(panel: Panel) -> str:
-    """The files of the window that do not reconcile, or that every one does."""
-    if panel.state != "ok":
+def _breaks_html(accounted: Panel, breaks: list[dict[str, Any]]) -> str:
+    """The files that do not reconcile (a backfill loaded in the window included), or that every one does."""
+    if accounted.state != "ok" and not breaks:
         return ""
-    broken = [row for row in panel.rows if row["reconciliation_status"] != "BALANCED"]
-    if not broken:
-        return f"<p>All {len(panel.rows)} files loaded in the window reconcile.</p>"
-    columns = ["business_date", "source", "landing_key", "file_id", "reconciliation_status", "rows_in_raw"]
-    return table_html(broken, columns)
+    if not breaks:
+        return f"<p>All {len(accounted.rows)} files loaded in the window reconcile.</p>"
+    # Every column the model gives, so the figure that is off can be read from the table.
+    return table_html(breaks, queries.RECONCILIATION_MODEL.columns)
 
 
 def sections(data: ReportData) -> list[Section]:
@@ -161,10 +163,10 @@ def sections(data: ReportData) -> list[Section]:
             "Where the rows of the files loaded for each business date went, counted in the warehouse by the dbt "
             "model control.file_reconciliation: the current version of their trade, superseded by a later "
             "version, the latest version of a trade curation does not hold, reference rows, or quarantined; and "
-            "the files whose rows do not reconcile "
+            "the files whose rows do not reconcile, for a business date of the window or loaded during it "
             "(`mdp files reconcile --breaks`).",
             [_block("Row accounting", data.row_accounting, lambda rows: figures.row_accounting(rows, window))],
-            extra_html=_breaks_html(data.row_accounting),
+            extra_html=_breaks_html(data.row_accounting, data.reconciliation_breaks),
         ),
         Section(
             "completeness",

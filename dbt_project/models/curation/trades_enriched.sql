@@ -74,15 +74,6 @@ iso_currencies as (
 
 ),
 
-trades_identified as (
-
-    select
-        {{ trade_id('domain', 'source_system', 'source_trade_id') }} as trade_id,
-        *
-    from trades_unioned
-
-),
-
 {%- if is_incremental() and not reprocess_everything %}
 
 -- An hour's margin below the newest curated row: loads and builds never overlap (the cycle lock),
@@ -98,21 +89,24 @@ newest_curated_load as (
 
 ),
 
--- A window over trade_id, not a join back to it: one sort on any engine, the BigQuery emulator included.
+-- A window over the trade's key, not a join back to it: one sort on any engine, the BigQuery emulator
+-- included. The key is what trade_id is made from, so only the trades taken are hashed.
 trades_flagged as (
 
     select
-        trades_identified.*,
+        trades_unioned.*,
         max(
             case
-                when trades_identified.trade_date >= {{ window_start_date(var('lookback_days')) }}
-                    or trades_identified._business_date >= {{ window_start_date(var('lookback_days')) }}
-                    or trades_identified._ingested_at > newest_curated_load.loaded_after
+                when trades_unioned.trade_date >= {{ window_start_date(var('lookback_days')) }}
+                    or trades_unioned._business_date >= {{ window_start_date(var('lookback_days')) }}
+                    or trades_unioned._ingested_at > newest_curated_load.loaded_after
                     then 1
                 else 0
             end
-        ) over (partition by trades_identified.trade_id) as is_touched
-    from trades_identified
+        ) over (
+            partition by trades_unioned.domain, trades_unioned.source_system, trades_unioned.source_trade_id
+        ) as is_touched
+    from trades_unioned
     cross join newest_curated_load
 
 ),
@@ -129,17 +123,26 @@ trades_to_process as (
 
 trades_to_process as (
 
-    select * from trades_identified
+    select * from trades_unioned
 
 ),
 
 {%- endif %}
 
+trades_identified as (
+
+    select
+        {{ trade_id('domain', 'source_system', 'source_trade_id') }} as trade_id,
+        *
+    from trades_to_process
+
+),
+
 -- Two specs sharing a source system would map onto the same trade_id: keep its latest version.
 latest_trade_versions as (
 
     {{ latest_row_per_key(
-        'trades_to_process',
+        'trades_identified',
         'trade_id',
         ['trade_version desc', '_ingested_at desc', '_file_id desc', '_source_row_number desc']
     ) }}

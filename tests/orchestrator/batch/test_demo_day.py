@@ -513,6 +513,14 @@ def test_a_backfill_for_an_old_business_date_is_curated_and_reconciled(
         f"file {backfill.landing_key} of source murex_trades (2026-10-30) is NOT_CURATED: {curated} of its 300 "
         "rows in raw.murex_trades are the latest version of a trade that curation.trades_enriched does not hold"
     ]
+    # The status report of the day the file was loaded lists it, though its business date is weeks older.
+    loaded_on = dt.date.fromisoformat(broken["processed_at"][:10])
+    report = _mdp(copy, "report", "--date", loaded_on.isoformat(), "--days", "1", "--json")
+    assert [
+        (row["landing_key"], row["reconciliation_status"], row["rows_not_curated"])
+        for row in report["reconciliation_breaks"]
+    ] == [(backfill.landing_key, "NOT_CURATED", curated)]
+    assert backfill.landing_key in Path(report["path"]).read_text()
     assert run_cycle(copy, specs, DATE).exit_code == 0
     assert _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"] == []
 

@@ -17,6 +17,7 @@ from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_ta
 from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.reload import reload_file
+from orchestrator.batch.unrecorded import drop_unrecorded_rows
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
 from orchestrator.dbt_runner import run_dbt
 from orchestrator.delivery.cli import register as register_delivery_commands
@@ -445,6 +446,30 @@ def files_reload(
         typer.echo(
             f"{path}: {result['rows_in_raw_before']} raw rows replaced by {result['rows_in_raw_after']} from "
             f"{result['staged_parquet']}\n{result['next_step']}"
+        )
+
+
+@files_app.command("drop-unrecorded")
+def files_drop_unrecorded(
+    source: Annotated[str, typer.Argument(help="Source whose raw table holds the rows.")],
+    file_id: Annotated[
+        str, typer.Argument(help="The rows' _file_id, as the alert or 'mdp files reconcile --breaks --json' names it.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Delete raw rows of a file_id that no loaded file records (repairs a lasting NOT_RECORDED); refused for a
+    file_id a loaded file records. Runs under the cycle lock."""
+    settings = _settings()
+    buckets = open_buckets(settings)
+    with cycle_lock(buckets.staging, f"drop-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
+        result = _read_warehouse(
+            lambda warehouse, _: drop_unrecorded_rows(warehouse, load_specs(settings.specs_dir), source, file_id)
+        )
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(
+            f"raw.{result['source']}: {result['rows_deleted']} rows of file_id {file_id} deleted\n{result['next_step']}"
         )
 
 

@@ -160,7 +160,8 @@ def table_state(warehouse: Warehouse, table: LaneTable) -> tuple[PanelState, lis
 
 
 def lane_panel(warehouse: Warehouse, table: LaneTable, window: Window) -> Panel:
-    """The table's rows whose time column falls in the window, oldest first; or its absence."""
+    """The table's rows whose time column falls in the window, oldest first (then by every column); or its
+    absence."""
     qualified = f"{table.schema}.{table.name}"
     state, missing = table_state(warehouse, table)
     if state != "ok":
@@ -177,7 +178,8 @@ def lane_panel(warehouse: Warehouse, table: LaneTable, window: Window) -> Panel:
             f"row_number() over (partition by {key} order by {version} desc) as version_rank "
             f"from ({in_window}) as rows_in_window) as ranked where version_rank = 1"
         )
-    rows = warehouse.query(f"{in_window} order by {table.time_column}", window.params())
+    # Every column after the time: rows of the same time come in one order on every engine.
+    rows = warehouse.query(f"{in_window} order by {table.time_column}, {columns}", window.params())
     return Panel("ok" if rows else "no_data", rows, qualified)
 
 

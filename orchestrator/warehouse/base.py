@@ -45,8 +45,9 @@ class Warehouse(Protocol):
         """Load a file's staged rows and record its quarantine and outcome; rerunning replaces, never duplicates."""
         ...
 
-    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str) -> None:
-        """Replace a loaded file's raw rows with those of its staged Parquet (a repair); its records stay."""
+    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
+        """Replace a file's raw rows with those of its staged Parquet, or delete them (None): repairs; records
+        stay."""
         ...
 
     def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:

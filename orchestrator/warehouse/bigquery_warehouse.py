@@ -260,10 +260,12 @@ class BigQueryWarehouse:
         self._replace_control_rows("rule_results", commit.file_id, commit.rule_results, run_id)
         self.insert_rows("ingested_files", [commit.ingested_file])
 
-    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str) -> None:
-        """Replace a file's raw rows with those of its staged Parquet; records stay. A repair run by hand, so each
-        call loads afresh (a new job id)."""
+    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
+        """Replace a file's raw rows with those of its staged Parquet (or delete them: None); records stay. A
+        repair run by hand, so each call loads afresh (a new job id)."""
         self._run(f"delete from {self.table('raw', spec.name)} where _file_id = @file_id", {"file_id": file_id})
+        if staged_uri is None:
+            return
         job_id = f"mdp_reload_{spec.name}_{file_id[:24]}_{uuid.uuid4().hex[:12]}"
         self._load_parquet(staged_uri, "raw", spec.name, job_id, source=spec.name)
 

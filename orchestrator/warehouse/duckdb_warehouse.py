@@ -79,8 +79,9 @@ class DuckDBWarehouse:
             connection.execute("rollback")
             raise
 
-    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str) -> None:
-        """Replace a file's raw rows with those of its staged Parquet, in one transaction; records stay."""
+    def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
+        """Replace a file's raw rows with those of its staged Parquet (or delete them: None), in one transaction;
+        records stay."""
         connection = self._connection
         connection.execute("begin transaction")
         try:

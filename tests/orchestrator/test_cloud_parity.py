@@ -21,6 +21,7 @@ import pytest
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.reload import reload_file
 from orchestrator.identity import trade_id
+from orchestrator.report.service import write_report
 from orchestrator.runbook import file_reconciliation
 from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec
@@ -33,6 +34,8 @@ DATE, SEED = "2026-11-20", 11
 MARKETS_EXTRACT = "select * from {table} order by trade_id"
 # When each run loaded its files: the one column two runs of the same day must not share.
 RUN_TIME_COLUMNS = frozenset({"_ingested_at"})
+# The same, in the control models and the status report: when a file was processed, a cycle ran, a page was made.
+RUN_TIME_FIELDS = frozenset({"processed_at", "generated_at", "started_at", "run_id"})
 
 
 def _demo(environment: dict[str, str]) -> dict[str, Any]:
@@ -161,7 +164,7 @@ def _reconciliation(settings: Settings) -> list[dict[str, Any]]:
         rows = file_reconciliation(warehouse)
     finally:
         warehouse.close()
-    return [{k: v for k, v in row.items() if k != "file_id"} for row in rows]
+    return [{k: v for k, v in row.items() if k not in RUN_TIME_FIELDS | {"file_id"}} for row in rows]
 
 
 def test_both_homes_account_for_every_loaded_row_alike(
@@ -172,6 +175,33 @@ def test_both_homes_account_for_every_loaded_row_alike(
     assert len(local_files) == 7
     assert {row["reconciliation_status"] for row in cloud_files} == {"BALANCED"}
     assert cloud_files == local_files
+
+
+def _without_run_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_run_times(item) for key, item in value.items() if key not in RUN_TIME_FIELDS}
+    if isinstance(value, list):
+        return [_without_run_times(item) for item in value]
+    return value
+
+
+def test_the_status_report_shows_the_same_figures_on_both_homes(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]], tmp_path: Path
+) -> None:
+    local, _, cloud, _ = both_homes
+    shown = []
+    for name, settings in (("local", local), ("cloud", cloud)):
+        warehouse = open_warehouse(settings)
+        try:
+            result = write_report(
+                warehouse, open_buckets(settings).extracts, dt.date.fromisoformat(DATE), 7, tmp_path / f"{name}.html"
+            )
+        finally:
+            warehouse.close()
+        shown.append(_without_run_times(result.data.as_dict()))
+    local_report, cloud_report = shown
+    assert local_report["row_accounting"], "the demo day's files are accounted for"
+    assert cloud_report == local_report
 
 
 def test_a_file_is_reloaded_from_its_archived_parquet_on_gcs(

@@ -299,10 +299,13 @@ def test_every_runbook_command_exists_and_succeeds(demo_home: tuple[Settings, De
     sandbox = RegulatorSandbox().start()
     try:
         event_id = _dead_letter_a_demo_trade(dataclasses.replace(settings, home=home), sandbox)
+        with duckdb.connect(str(home / "warehouse.duckdb")) as connection:  # rows no loaded file records
+            connection.execute("insert into raw.books select * replace ('orphan' as _file_id) from raw.books limit 3")
         commands = _runbook_commands()
         assert len(commands) >= 12
         for command in commands:
-            _run_runbook_command(command.replace("EVENT_ID", event_id), home, sandbox.url, project)
+            filled = command.replace("EVENT_ID", event_id).replace("FILE_ID", "orphan")
+            _run_runbook_command(filled, home, sandbox.url, project)
         assert sandbox.first_accepts() == 1
         assert _stream_events_replayed(project) == ["EV000000007"]
     finally:
@@ -380,17 +383,28 @@ def _copy_of_home_and_dbt_project(settings: Settings, folder: Path) -> Settings:
     return dataclasses.replace(settings, home=folder / "home", dbt_project_dir=project)
 
 
-def _mdp(settings: Settings, *words: str) -> Any:
-    """Run `mdp` on a home and dbt project; its JSON output."""
-    completed = subprocess.run(
+def _run_mdp(settings: Settings, *words: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [str(Path(sys.executable).with_name("mdp")), *words],
         env={**os.environ, "MDP_HOME": str(settings.home), "MDP_DBT_PROJECT_DIR": str(settings.dbt_project_dir)},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _mdp(settings: Settings, *words: str) -> Any:
+    """Run `mdp` on a home and dbt project; its JSON output."""
+    completed = _run_mdp(settings, *words)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
+
+
+def _mdp_fails(settings: Settings, *words: str) -> str:
+    """Run `mdp` on a home and dbt project, which must refuse (exit 2); what it wrote on stderr."""
+    completed = _run_mdp(settings, *words)
+    assert completed.returncode == 2, (completed.stdout, completed.stderr)
+    return completed.stderr
 
 
 def test_a_source_short_past_its_deadline_alerts_and_is_listed(
@@ -469,6 +483,21 @@ def test_rows_lost_or_unrecorded_in_raw_alert_a_reconciliation_break(
     } == {("BALANCED", 20_000)}
     recorded = _query(copy, "select count(*) as n from control.ingested_files where source = 'murex_trades'")
     assert recorded[0]["n"] == 2, "the loaded and the failed Murex file, no new record"
+
+    # The books rows stay unrecorded: the runbook's repair deletes them, and refuses a file_id a loaded file records.
+    murex_file_id = next(row["file_id"] for row in reconciled if row["source"] == "murex_trades")
+    refused = _mdp_fails(copy, "files", "drop-unrecorded", "murex_trades", murex_file_id)
+    assert (
+        f"NotDroppableError: source=murex_trades file_id={murex_file_id}: recorded as the loaded file "
+        "murex/trades/MX_TRADES_20261120_001.xml" in " ".join(refused.split())
+    )
+    dropped = _mdp(copy, "files", "drop-unrecorded", "books", "orphan", "--json")
+    assert (dropped["source"], dropped["rows_deleted"]) == ("books", 3)
+    assert "no row of it" in _mdp_fails(copy, "files", "drop-unrecorded", "books", "orphan")
+    with alert_lines() as lines:
+        assert run_cycle(copy, specs, DATE).exit_code == 0
+    assert not lines.of(Alert.FILE_RECONCILIATION_BREAK)
+    assert _query(copy, "select count(*) as n from raw.murex_trades")[0]["n"] == 20_000, "other rows untouched"
 
 
 def test_a_backfill_for_an_old_business_date_is_curated_and_reconciled(

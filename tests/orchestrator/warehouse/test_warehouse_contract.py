@@ -142,7 +142,7 @@ def test_commit_loads_once_however_often_it_runs(backend: Backend, specs: list[S
     assert quarantined[0]["n"] == 2
 
 
-def test_replacing_raw_rows_restores_the_staged_rows_and_keeps_the_records(
+def test_replacing_raw_rows_restores_the_staged_rows_or_deletes_them_and_keeps_the_records(
     backend: Backend, specs: list[SourceSpec], tmp_path: Path
 ) -> None:
     warehouse, staging = backend
@@ -163,6 +163,11 @@ def test_replacing_raw_rows_restores_the_staged_rows_and_keeps_the_records(
     records = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'ingested_files')}")
     quarantined = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'quarantined_rows')}")
     assert (records[0]["n"], quarantined[0]["n"]) == (2, 2)
+
+    # Without a Parquet, the file's rows go and every other file's stay: the repair of unrecorded rows.
+    warehouse.replace_raw_rows(spec, "e" * 64, None)
+    rows = warehouse.query(f"select _file_id, count(*) as n from {raw} group by _file_id order by _file_id")
+    assert [(row["_file_id"], row["n"]) for row in rows] == [("f" * 64, 3)]
 
 
 def test_control_rows_round_trip_with_typed_parameters(backend: Backend, specs: list[SourceSpec]) -> None:

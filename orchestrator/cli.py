@@ -17,6 +17,7 @@ from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_ta
 from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.reload import reload_file
+from orchestrator.batch.requarantine import requarantine_file
 from orchestrator.batch.unrecorded import drop_unrecorded_rows
 from orchestrator.console import configure_logging, print_json, print_table, progress_display, stderr
 from orchestrator.dbt_runner import run_dbt
@@ -446,6 +447,28 @@ def files_reload(
         typer.echo(
             f"{path}: {result['rows_in_raw_before']} raw rows replaced by {result['rows_in_raw_after']} from "
             f"{result['staged_parquet']}\n{result['next_step']}"
+        )
+
+
+@files_app.command("requarantine")
+def files_requarantine(
+    path: Annotated[str, typer.Argument(help="Landing key of a loaded file.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild a loaded file's quarantined rows and rule results by validating its archived original again
+    (repairs QUARANTINE_MISMATCH); refused unless that gives the record's counts. Runs under the cycle lock."""
+    settings = _settings()
+    buckets = open_buckets(settings)
+    with cycle_lock(buckets.staging, f"requarantine-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
+        result = _read_warehouse(
+            lambda warehouse, _: requarantine_file(warehouse, buckets, settings, load_specs(settings.specs_dir), path)
+        )
+    if as_json:
+        print_json(result)
+    else:
+        typer.echo(
+            f"{path}: {result['rows_in_quarantine_before']} quarantined rows replaced by "
+            f"{result['rows_in_quarantine_after']} from {result['validated_from']}\n{result['next_step']}"
         )
 
 

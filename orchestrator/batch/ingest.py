@@ -18,7 +18,7 @@ import pyarrow as pa
 from orchestrator.backends import Buckets
 from orchestrator.batch.scan import LandedObject
 from orchestrator.settings import Settings
-from orchestrator.storage import ObjectInfo, copy_object, move_object, read_bytes
+from orchestrator.storage import ObjectInfo, ObjectStore, copy_object, move_object, read_bytes
 from orchestrator.validator.validate_file import FileValidation, LandedFile, ValidatorSettings, validate_file
 from orchestrator.warehouse.base import FileCommit, Warehouse
 
@@ -85,14 +85,24 @@ def archive_prefix(started_at: dt.datetime) -> str:
     return started_at.strftime("%Y-%m-%d/%H/")
 
 
-def _digests(buckets: Buckets, key: str) -> tuple[str, str]:
+def object_digests(store: ObjectStore, key: str) -> tuple[str, str]:
+    """MD5 and SHA-256 (the file_id) of an object's content, hex."""
     md5 = hashlib.md5(usedforsecurity=False)
     sha256 = hashlib.sha256()
-    with buckets.landing.open_read(key) as reader:
+    with store.open_read(key) as reader:
         for block in iter(lambda: reader.read(1 << 20), b""):
             md5.update(block)
             sha256.update(block)
     return md5.hexdigest(), sha256.hexdigest()
+
+
+def validator_settings(settings: Settings) -> ValidatorSettings:
+    """Where and with what the validator works, from the pipeline's settings."""
+    return ValidatorSettings(
+        work_dir=settings.work_dir / "validate",
+        reference_lists_dir=settings.reference_lists_dir,
+        memory_limit=settings.validator_memory_limit,
+    )
 
 
 def _landed_at(item: LandedObject) -> dt.datetime:
@@ -183,7 +193,7 @@ def _fail(context: IngestContext, item: LandedObject, outcome: FileOutcome, vali
     if item.control is not None and item.control_key is not None:
         copy_object(context.buckets.landing, item.control_key, context.buckets.failed, item.control_key)
     _write_error_report(context, item, outcome, failed_key)
-    rule_results = _rule_results_table(context, outcome, validation)
+    rule_results = rule_results_table(outcome.file_id or "", outcome.source, context.run_id, validation)
     commit_row = _record(item, context, outcome, failed_key=failed_key)
     if item.spec is None:
         context.warehouse.insert_rows("ingested_files", [commit_row])
@@ -193,7 +203,7 @@ def _fail(context: IngestContext, item: LandedObject, outcome: FileOutcome, vali
                 spec=item.spec,
                 file_id=outcome.file_id or "",
                 staged_uri=None,
-                quarantine=_quarantine_table(context, item, outcome, None),
+                quarantine=quarantine_table(outcome.file_id or "", outcome.source, item.key, context.run_id, None),
                 rule_results=rule_results,
                 ingested_file=commit_row,
             )
@@ -201,17 +211,18 @@ def _fail(context: IngestContext, item: LandedObject, outcome: FileOutcome, vali
     _move_out(context, item, "failed", "")
 
 
-def _quarantine_table(
-    context: IngestContext, item: LandedObject, outcome: FileOutcome, validation: FileValidation | None
+def quarantine_table(
+    file_id: str, source: str | None, landing_key: str, run_id: str, validation: FileValidation | None
 ) -> pa.Table:
+    """`control.quarantined_rows` rows of a validated file (none without a validation)."""
     quarantine = validation.quarantine if validation is not None else None
     rows = 0 if quarantine is None else quarantine.num_rows
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     base = {
-        "file_id": pa.array([outcome.file_id] * rows, pa.string()),
-        "source": pa.array([outcome.source] * rows, pa.string()),
-        "landing_key": pa.array([item.key] * rows, pa.string()),
-        "run_id": pa.array([context.run_id] * rows, pa.string()),
+        "file_id": pa.array([file_id] * rows, pa.string()),
+        "source": pa.array([source] * rows, pa.string()),
+        "landing_key": pa.array([landing_key] * rows, pa.string()),
+        "run_id": pa.array([run_id] * rows, pa.string()),
         "quarantined_at": pa.array([now] * rows, pa.timestamp("us")),
     }
     if quarantine is None:
@@ -226,18 +237,19 @@ def _quarantine_table(
     return pa.table({**base, **{name: quarantine.column(name) for name in quarantine.column_names}})
 
 
-def _rule_results_table(context: IngestContext, outcome: FileOutcome, validation: FileValidation | None) -> pa.Table:
+def rule_results_table(file_id: str, source: str | None, run_id: str, validation: FileValidation | None) -> pa.Table:
+    """`control.rule_results` rows of a validated file: rows failing each rule."""
     results = validation.rule_results if validation is not None else []
     return pa.Table.from_pylist(
         [
             {
-                "file_id": outcome.file_id,
-                "source": outcome.source,
+                "file_id": file_id,
+                "source": source,
                 "rule": result.rule,
                 "level": result.level,
                 "severity": result.severity,
                 "failed_rows": result.failed_rows,
-                "run_id": context.run_id,
+                "run_id": run_id,
             }
             for result in results
         ],
@@ -254,7 +266,7 @@ def ingest_file(item: LandedObject, context: IngestContext) -> FileOutcome:
     """Take one landed file to exactly one recorded outcome."""
     spec = item.spec
     outcome = FileOutcome(path=item.key, source=spec.name if spec else None, status="failed")
-    md5_hex, sha256_hex = _digests(context.buckets, item.key)
+    md5_hex, sha256_hex = object_digests(context.buckets.landing, item.key)
     outcome.file_id = sha256_hex
     outcome.content_md5 = md5_hex
     if spec is None:
@@ -307,12 +319,7 @@ def ingest_file(item: LandedObject, context: IngestContext) -> FileOutcome:
             business_date=item.business_date,
             control_bytes=control_bytes,
         )
-        validator_settings = ValidatorSettings(
-            work_dir=context.settings.work_dir / "validate",
-            reference_lists_dir=context.settings.reference_lists_dir,
-            memory_limit=context.settings.validator_memory_limit,
-        )
-        validation = validate_file(spec, landed, validator_settings, local_staged)
+        validation = validate_file(spec, landed, validator_settings(context.settings), local_staged)
     outcome.rows_total = validation.rows_total
     if not validation.passed:
         outcome.reasons = validation.reasons
@@ -330,8 +337,8 @@ def ingest_file(item: LandedObject, context: IngestContext) -> FileOutcome:
             spec=spec,
             file_id=sha256_hex,
             staged_uri=context.buckets.staging.uri(staged.key),
-            quarantine=_quarantine_table(context, item, outcome, validation),
-            rule_results=_rule_results_table(context, outcome, validation),
+            quarantine=quarantine_table(sha256_hex, spec.name, item.key, context.run_id, validation),
+            rule_results=rule_results_table(sha256_hex, spec.name, context.run_id, validation),
             ingested_file=_record(item, context, outcome, rows_warned=validation.rows_warned),
         )
     )

@@ -26,9 +26,10 @@ class NotReloadableError(Terminal):
     """The file has no loaded record, or its staged Parquet is gone or does not match the record."""
 
 
-def _loaded_record(warehouse: Warehouse, path: str) -> dict[str, Any]:
+def loaded_record(warehouse: Warehouse, path: str) -> dict[str, Any]:
+    """The latest loaded record of the file at landing key `path`."""
     rows = warehouse.query(
-        f"select file_id, source, business_date, rows_loaded, staged_key, run_id "
+        f"select file_id, source, business_date, rows_total, rows_loaded, rows_quarantined, staged_key, run_id "
         f"from {warehouse.table('control', 'ingested_files')} "
         "where landing_key = @path and outcome = 'loaded' order by processed_at desc limit 1",
         {"path": path},
@@ -59,7 +60,7 @@ def _staged_parquet(buckets: Buckets, record: dict[str, Any]) -> tuple[ObjectSto
 
 def reload_file(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], path: str) -> dict[str, Any]:
     """Replace the raw rows of the loaded file at landing key `path` with its staged Parquet; records stay."""
-    record = _loaded_record(warehouse, path)
+    record = loaded_record(warehouse, path)
     if not record["staged_key"]:
         raise NotReloadableError(f"file={path}: its loaded record names no staged Parquet")
     spec = find_spec(specs, str(record["source"]))

@@ -50,6 +50,10 @@ class Warehouse(Protocol):
         stay."""
         ...
 
+    def replace_quarantine(self, file_id: str, quarantine: pa.Table, rule_results: pa.Table) -> None:
+        """Replace a file's `control.quarantined_rows` and `control.rule_results` (a repair); its record stays."""
+        ...
+
     def insert_rows(self, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append rows to a control table (`control.<name>`)."""
         ...

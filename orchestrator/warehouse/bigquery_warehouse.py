@@ -260,6 +260,12 @@ class BigQueryWarehouse:
         self._replace_control_rows("rule_results", commit.file_id, commit.rule_results, run_id)
         self.insert_rows("ingested_files", [commit.ingested_file])
 
+    def replace_quarantine(self, file_id: str, quarantine: pa.Table, rule_results: pa.Table) -> None:
+        """Replace a file's quarantined rows and rule results; its record stays. A repair run by hand."""
+        run_id = f"repair-{uuid.uuid4().hex[:12]}"
+        self._replace_control_rows("quarantined_rows", file_id, quarantine, run_id)
+        self._replace_control_rows("rule_results", file_id, rule_results, run_id)
+
     def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
         """Replace a file's raw rows with those of its staged Parquet (or delete them: None); records stay. A
         repair run by hand, so each call loads afresh (a new job id)."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,35 +62,43 @@ class DuckDBWarehouse:
                 if name not in existing:
                     self._connection.execute(f'alter table raw."{spec.name}" add column "{name}" {DUCKDB_TYPES[kind]}')
 
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """All the statements of the block, or none of them."""
+        self._connection.execute("begin transaction")
+        try:
+            yield
+            self._connection.execute("commit")
+        except BaseException:
+            self._connection.execute("rollback")
+            raise
+
     def commit_file(self, commit: FileCommit) -> None:
         """Replace the file's raw rows, quarantine and rule results, then record it: one transaction."""
-        connection = self._connection
-        connection.execute("begin transaction")
-        try:
+        with self._transaction():
             self._replace_raw(commit.spec, commit.file_id, commit.staged_uri)
-            for table, rows in (("quarantined_rows", commit.quarantine), ("rule_results", commit.rule_results)):
-                connection.execute(f"delete from control.{table} where file_id = ?", [commit.file_id])
-                if rows.num_rows:
-                    connection.register("incoming_rows", rows)
-                    connection.execute(f"insert into control.{table} by name select * from incoming_rows")
-                    connection.unregister("incoming_rows")
-            self._insert(connection, "ingested_files", [commit.ingested_file])
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
+            self._replace_quarantine(commit.file_id, commit.quarantine, commit.rule_results)
+            self._insert(self._connection, "ingested_files", [commit.ingested_file])
+
+    def replace_quarantine(self, file_id: str, quarantine: pa.Table, rule_results: pa.Table) -> None:
+        """Replace a file's quarantined rows and rule results, in one transaction; its record stays."""
+        with self._transaction():
+            self._replace_quarantine(file_id, quarantine, rule_results)
+
+    def _replace_quarantine(self, file_id: str, quarantine: pa.Table, rule_results: pa.Table) -> None:
+        connection = self._connection
+        for table, rows in (("quarantined_rows", quarantine), ("rule_results", rule_results)):
+            connection.execute(f"delete from control.{table} where file_id = ?", [file_id])
+            if rows.num_rows:
+                connection.register("incoming_rows", rows)
+                connection.execute(f"insert into control.{table} by name select * from incoming_rows")
+                connection.unregister("incoming_rows")
 
     def replace_raw_rows(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
         """Replace a file's raw rows with those of its staged Parquet (or delete them: None), in one transaction;
         records stay."""
-        connection = self._connection
-        connection.execute("begin transaction")
-        try:
+        with self._transaction():
             self._replace_raw(spec, file_id, staged_uri)
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
 
     def _replace_raw(self, spec: SourceSpec, file_id: str, staged_uri: str | None) -> None:
         raw = f'raw."{spec.name}"'

@@ -500,6 +500,44 @@ def test_rows_lost_or_unrecorded_in_raw_alert_a_reconciliation_break(
     assert _query(copy, "select count(*) as n from raw.murex_trades")[0]["n"] == 20_000, "other rows untouched"
 
 
+def test_lost_quarantined_rows_are_rebuilt_from_the_archived_original_only_when_it_validates_alike(
+    demo_home: tuple[Settings, DemoResult], tmp_path: Path
+) -> None:
+    copy = _copy_of_home_and_dbt_project(demo_home[0], tmp_path)
+    venue_file = "venues/executions/venue_executions_20261120_001.csv.gz"
+    quarantined = "select count(*) as n from control.quarantined_rows where landing_key = '" + venue_file + "'"
+    rule_results = "select rule, failed_rows from control.rule_results where source = 'venue_executions' order by 1"
+    kept_rules = _query(copy, rule_results)
+    with duckdb.connect(str(copy.home / "warehouse.duckdb")) as connection:
+        connection.execute(
+            "delete from control.quarantined_rows where landing_key = ? and row_number in (select row_number "
+            "from control.quarantined_rows where landing_key = ? order by row_number limit 10)",
+            [venue_file, venue_file],
+        )
+    _mdp(copy, "rebuild", "--select", "file_reconciliation", "--as-of", "2026-11-20", "--json")
+    [broken] = _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"]
+    assert (broken["landing_key"], broken["reconciliation_status"]) == (venue_file, "QUARANTINE_MISMATCH")
+    assert (broken["rows_quarantined"], broken["rows_in_quarantine"]) == (25, 15)
+
+    # A reference list changed since the file loaded: validated again, it quarantines other rows; refused.
+    currencies = copy.dbt_project_dir / "seeds" / "iso_currencies.csv"
+    original = currencies.read_text()
+    currencies.write_text("".join(line for line in original.splitlines(keepends=True) if not line.startswith("USD")))
+    refused = " ".join(_mdp_fails(copy, "files", "requarantine", venue_file).split())
+    assert f"NotRequarantinableError: file={venue_file}: validated again with spec venue_executions" in refused
+    assert "its record says 50000, 49975 and 25" in refused
+    assert _query(copy, quarantined)[0]["n"] == 15, "nothing was changed"
+
+    currencies.write_text(original)
+    restored = _mdp(copy, "files", "requarantine", venue_file, "--json")
+    assert (restored["rows_in_quarantine_before"], restored["rows_in_quarantine_after"]) == (15, 25)
+    assert restored["validated_from"].endswith(f"/landing/{venue_file}")
+    assert _query(copy, quarantined)[0]["n"] == 25
+    assert _query(copy, rule_results) == kept_rules
+    _mdp(copy, "rebuild", "--select", "file_reconciliation", "--as-of", "2026-11-20", "--json")
+    assert _mdp(copy, "files", "reconcile", "--breaks", "--json")["files"] == []
+
+
 def test_a_backfill_for_an_old_business_date_is_curated_and_reconciled(
     demo_home: tuple[Settings, DemoResult], specs: list[SourceSpec], tmp_path: Path
 ) -> None:

@@ -109,6 +109,16 @@ def _commit(spec: SourceSpec, file_id: str, uri: str, quarantined: int) -> FileC
     )
 
 
+def _rows_per_file(warehouse: Warehouse, schema: str, table: str) -> list[tuple[str, int]]:
+    """(file_id, rows) of a raw or control table, by file_id."""
+    column = "_file_id" if schema == "raw" else "file_id"
+    rows = warehouse.query(
+        f"select {column} as file_id, count(*) as n from {warehouse.table(schema, table)} "
+        f"group by {column} order by {column}"
+    )
+    return [(row["file_id"], row["n"]) for row in rows]
+
+
 def test_layout_is_idempotent_and_adds_new_columns(backend: Backend, specs: list[SourceSpec]) -> None:
     warehouse, _ = backend
     spec = find_spec(specs, "traders")
@@ -158,16 +168,39 @@ def test_replacing_raw_rows_restores_the_staged_rows_or_deletes_them_and_keeps_t
     warehouse.replace_raw_rows(spec, "f" * 64, uri)
     warehouse.replace_raw_rows(spec, "f" * 64, uri)
 
-    rows = warehouse.query(f"select _file_id, count(*) as n from {raw} group by _file_id order by _file_id")
-    assert [(row["_file_id"], row["n"]) for row in rows] == [("e" * 64, 2), ("f" * 64, 3)]
+    assert _rows_per_file(warehouse, "raw", "murex_trades") == [("e" * 64, 2), ("f" * 64, 3)]
     records = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'ingested_files')}")
     quarantined = warehouse.query(f"select count(*) as n from {warehouse.table('control', 'quarantined_rows')}")
     assert (records[0]["n"], quarantined[0]["n"]) == (2, 2)
 
     # Without a Parquet, the file's rows go and every other file's stay: the repair of unrecorded rows.
     warehouse.replace_raw_rows(spec, "e" * 64, None)
-    rows = warehouse.query(f"select _file_id, count(*) as n from {raw} group by _file_id order by _file_id")
-    assert [(row["_file_id"], row["n"]) for row in rows] == [("f" * 64, 3)]
+    assert _rows_per_file(warehouse, "raw", "murex_trades") == [("f" * 64, 3)]
+
+
+def test_replacing_a_files_quarantine_keeps_every_other_file_its_raw_rows_and_its_record(
+    backend: Backend, specs: list[SourceSpec], tmp_path: Path
+) -> None:
+    warehouse, staging = backend
+    spec = find_spec(specs, "murex_trades")
+    warehouse.ensure_layout([spec])
+    for file_id in ("f" * 64, "e" * 64):
+        warehouse.commit_file(_commit(spec, file_id, _staged(spec, staging, tmp_path, file_id, rows=3), quarantined=2))
+    rule_results = pa.Table.from_pylist(
+        [
+            {"file_id": "f" * 64, "source": spec.name, "rule": "regex:trade_ref", "level": "row"}
+            | {"severity": "error", "failed_rows": 4, "run_id": "repair-1"}
+        ],
+        schema=RULE_RESULTS_SCHEMA,
+    )
+
+    warehouse.replace_quarantine("f" * 64, _commit(spec, "f" * 64, "", quarantined=4).quarantine, rule_results)
+    warehouse.replace_quarantine("f" * 64, _commit(spec, "f" * 64, "", quarantined=4).quarantine, rule_results)
+
+    assert _rows_per_file(warehouse, "control", "quarantined_rows") == [("e" * 64, 2), ("f" * 64, 4)]
+    assert _rows_per_file(warehouse, "control", "rule_results") == [("f" * 64, 1)]
+    assert _rows_per_file(warehouse, "control", "ingested_files") == [("e" * 64, 1), ("f" * 64, 1)]
+    assert _rows_per_file(warehouse, "raw", "murex_trades") == [("e" * 64, 3), ("f" * 64, 3)]
 
 
 def test_control_rows_round_trip_with_typed_parameters(backend: Backend, specs: list[SourceSpec]) -> None:

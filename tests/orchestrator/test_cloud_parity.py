@@ -20,6 +20,7 @@ import pytest
 
 from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.reload import reload_file
+from orchestrator.batch.requarantine import requarantine_file
 from orchestrator.identity import trade_id
 from orchestrator.report.service import write_report
 from orchestrator.runbook import file_reconciliation
@@ -202,6 +203,34 @@ def test_the_status_report_shows_the_same_figures_on_both_homes(
     local_report, cloud_report = shown
     assert local_report["row_accounting"], "the demo day's files are accounted for"
     assert cloud_report == local_report
+
+
+def test_a_files_quarantine_is_rebuilt_from_its_original_archived_on_gcs(
+    both_homes: tuple[Settings, dict[str, Any], Settings, dict[str, Any]], specs: list[SourceSpec]
+) -> None:
+    _, _, cloud, _ = both_homes
+    path = "venues/executions/venue_executions_20261120_001.csv.gz"
+    warehouse = open_warehouse(cloud)
+    try:
+        quarantined = warehouse.table("control", "quarantined_rows")
+        kept = warehouse.query(
+            f"select row_number, failed_rules from {quarantined} where landing_key = @p order by row_number",
+            {"p": path},
+        )
+        warehouse.query(
+            f"delete from {quarantined} where landing_key = @p and row_number <= @n",
+            {"p": path, "n": kept[9]["row_number"]},
+        )
+        result = requarantine_file(warehouse, open_buckets(cloud), cloud, specs, path)
+        restored = warehouse.query(
+            f"select row_number, failed_rules from {quarantined} where landing_key = @p order by row_number",
+            {"p": path},
+        )
+    finally:
+        warehouse.close()
+    assert result["validated_from"].startswith("gs://")
+    assert (result["rows_in_quarantine_before"], result["rows_in_quarantine_after"]) == (15, 25)
+    assert restored == kept
 
 
 def test_a_file_is_reloaded_from_its_archived_parquet_on_gcs(

@@ -452,8 +452,8 @@ group.initial.rebalance.delay.ms=0
                 "kafka.tools.StorageTool",
                 "format",
                 "--standalone",
-                "-t",
-                uuid_base64(),
+                # Joined to its option: an id that starts with "-" (one in 64) would read as another option.
+                f"--cluster-id={uuid_base64()}",
                 "-c",
                 str(self._properties),
             ],

@@ -26,6 +26,10 @@ class NotReloadableError(Terminal):
     """The file has no loaded record, or its staged Parquet is gone or does not match the record."""
 
 
+class NoLoadedRecordError(NotReloadableError):
+    """No loaded record carries the landing key: the file failed, was never loaded, or the key is mistyped."""
+
+
 def loaded_record(warehouse: Warehouse, path: str) -> dict[str, Any]:
     """The latest loaded record of the file at landing key `path`."""
     rows = warehouse.query(
@@ -35,9 +39,7 @@ def loaded_record(warehouse: Warehouse, path: str) -> dict[str, Any]:
         {"path": path},
     )
     if not rows:
-        raise NotReloadableError(
-            f"file={path}: no loaded record to reload; 'mdp files list --state loaded' lists loaded files"
-        )
+        raise NoLoadedRecordError(f"file={path}: no loaded record; 'mdp files list --state loaded' lists loaded files")
     return rows[0]
 
 

@@ -528,6 +528,11 @@ def test_lost_quarantined_rows_are_rebuilt_from_the_archived_original_only_when_
     assert "its record says 50000, 49975 and 25" in refused
     assert _query(copy, quarantined)[0]["n"] == 15, "nothing was changed"
 
+    failed_file = "murex/trades/MX_TRADES_20261120_002.xml"
+    assert f"NoLoadedRecordError: file={failed_file}: no loaded record;" in _mdp_fails(
+        copy, "files", "requarantine", failed_file
+    )
+
     currencies.write_text(original)
     restored = _mdp(copy, "files", "requarantine", venue_file, "--json")
     assert (restored["rows_in_quarantine_before"], restored["rows_in_quarantine_after"]) == (15, 25)
@@ -646,7 +651,7 @@ def test_a_file_is_reloaded_only_from_parquet_that_matches_its_record(
     buckets.archive.delete(staged)
     with pytest.raises(NotReloadableError, match=r"is in neither the staging nor the archive bucket"):
         _read(copy, lambda warehouse: reload_file(warehouse, buckets, specs, "murex/trades/MX_TRADES_20261120_001.xml"))
-    with pytest.raises(NotReloadableError, match=r"MX_TRADES_20261120_002.xml: no loaded record to reload"):
+    with pytest.raises(NotReloadableError, match=r"MX_TRADES_20261120_002.xml: no loaded record;"):
         _read(copy, lambda warehouse: reload_file(warehouse, buckets, specs, "murex/trades/MX_TRADES_20261120_002.xml"))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +40,23 @@ class NotRequarantinableError(Terminal):
     """The file's archived original is gone, or validating it again does not give its record's counts."""
 
 
-def _archived_original(buckets: Buckets, record: dict[str, Any], path: str) -> str | None:
-    """The archive key of the file as it landed: under its loading cycle's prefix, or wherever the archive holds a
-    copy of the landing key with the same content (the key alone may name a later, corrected file)."""
-    candidates: list[str] = []
+def _archive_candidates(buckets: Buckets, record: dict[str, Any], path: str) -> Iterator[str]:
+    """Archive keys that may hold the file as it landed: its loading cycle's first, then a listing of the
+    archive, read only when that one is not it."""
     with contextlib.suppress(ValueError):  # a run id of another form: search the archive
-        candidates.append(f"{archive_prefix(run_started_at(str(record['run_id'])))}landing/{path}")
-    candidates += [info.key for info in buckets.archive.list() if info.key.endswith(f"/landing/{path}")]
-    for key in dict.fromkeys(candidates):
-        if buckets.archive.stat(key) is not None and object_digests(buckets.archive, key)[1] == record["file_id"]:
-            return key
+        yield f"{archive_prefix(run_started_at(str(record['run_id'])))}landing/{path}"
+    yield from (info.key for info in buckets.archive.list() if info.key.endswith(f"/landing/{path}"))
+
+
+def _archived_original(buckets: Buckets, record: dict[str, Any], path: str) -> tuple[str, str] | None:
+    """The archive key of the file as it landed and its MD5: the copy with the record's content (the landing key
+    alone may name a later, corrected file)."""
+    for key in _archive_candidates(buckets, record, path):
+        if buckets.archive.stat(key) is None:
+            continue
+        md5_hex, sha256_hex = object_digests(buckets.archive, key)
+        if sha256_hex == record["file_id"]:
+            return key, md5_hex
     return None
 
 
@@ -64,17 +71,17 @@ def _control_bytes(buckets: Buckets, spec: SourceSpec, archived_key: str, path: 
 
 
 def _validate_again(
-    buckets: Buckets, settings: Settings, spec: SourceSpec, record: dict[str, Any], key: str, path: str
+    buckets: Buckets, settings: Settings, spec: SourceSpec, record: dict[str, Any], original: tuple[str, str], path: str
 ) -> FileValidation:
-    md5_hex, sha256_hex = object_digests(buckets.archive, key)
+    key, md5_hex = original
     control = _control_bytes(buckets, spec, key, path)
     with buckets.archive.local_copy(key) as local, tempfile.TemporaryDirectory() as scratch:
         landed = LandedFile(
             path=local,
             landing_key=path,
-            file_id=sha256_hex,
+            file_id=str(record["file_id"]),
             content_md5=md5_hex,
-            content_sha256=sha256_hex,
+            content_sha256=str(record["file_id"]),
             size_bytes=local.stat().st_size,
             business_date=_as_date(record["business_date"]),
             control_bytes=control,
@@ -93,13 +100,13 @@ def requarantine_file(
     fresh validation of its archived original, when that validation matches its record."""
     record = loaded_record(warehouse, path)
     spec = find_spec(specs, str(record["source"]))
-    key = _archived_original(buckets, record, path)
-    if key is None:
+    original = _archived_original(buckets, record, path)
+    if original is None:
         raise NotRequarantinableError(
             f"file={path}: no archived copy of it with file_id {record['file_id']}; its quarantined rows cannot be "
             "rebuilt (the file's record still counts them)"
         )
-    validation = _validate_again(buckets, settings, spec, record, key, path)
+    validation = _validate_again(buckets, settings, spec, record, original, path)
     found = (validation.rows_total, validation.rows_loaded, validation.rows_quarantined)
     expected = (record["rows_total"], record["rows_loaded"], record["rows_quarantined"])
     if not validation.passed or found != expected:
@@ -124,7 +131,7 @@ def requarantine_file(
         "path": path,
         "source": spec.name,
         "file_id": file_id,
-        "validated_from": buckets.archive.uri(key),
+        "validated_from": buckets.archive.uri(original[0]),
         "rows_in_quarantine_before": before,
         "rows_in_quarantine_after": validation.rows_quarantined,
         "next_step": "run 'mdp run' (or wait for the hourly cycle): its build reconciles the file again",

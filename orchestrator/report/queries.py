@@ -295,12 +295,13 @@ def row_accounting(warehouse: Warehouse, window: Window) -> Panel:
     return lane_panel(warehouse, RECONCILIATION_MODEL, window)
 
 
-def reconciliation_breaks(warehouse: Warehouse, window: Window) -> list[dict[str, Any]]:
-    """Files that do not reconcile, for a business date of the window or loaded during it.
+def reconciliation_breaks(warehouse: Warehouse, window: Window, accounting: Panel) -> list[dict[str, Any]]:
+    """Files that do not reconcile, for a business date of the window or loaded during it; none when the row
+    accounting panel found the model absent or without its columns.
 
     The second half catches a backfill: a file for a business date older than the window, loaded in it.
     """
-    if table_state(warehouse, RECONCILIATION_MODEL)[0] != "ok":
+    if accounting.state not in ("ok", "no_data"):
         return []
     return warehouse.query(
         f"select {', '.join(RECONCILIATION_MODEL.columns)} "

@@ -76,6 +76,7 @@ class ReportResult:
 
 def gather(warehouse: Warehouse, extracts: ObjectStore, window: Window) -> ReportData:
     """Run every query of the report for the window."""
+    accounting = queries.row_accounting(warehouse, window)
     return ReportData(
         window=window,
         generated_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
@@ -85,8 +86,8 @@ def gather(warehouse: Warehouse, extracts: ObjectStore, window: Window) -> Repor
         quarantine_by_source=queries.quarantine_rates(warehouse, window),
         quarantine_by_rule=queries.rule_failure_rates(warehouse, window),
         completeness=queries.completeness(warehouse, window),
-        row_accounting=queries.row_accounting(warehouse, window),
-        reconciliation_breaks=queries.reconciliation_breaks(warehouse, window),
+        row_accounting=accounting,
+        reconciliation_breaks=queries.reconciliation_breaks(warehouse, window, accounting),
         extracts=queries.extract_sizes(extracts, window),
         lanes={name: queries.lane_panel(warehouse, table, window) for name, table in LANE_TABLES.items()},
     )

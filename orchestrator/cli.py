@@ -6,6 +6,8 @@ import datetime as dt
 import logging
 import sys
 import uuid
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +15,7 @@ import typer
 
 from orchestrator import runbook
 from orchestrator.alerts import Alert, alert_on_failure, raise_alert
-from orchestrator.backends import open_buckets, open_warehouse, warehouse_dbt_target
+from orchestrator.backends import Buckets, open_buckets, open_warehouse, warehouse_dbt_target
 from orchestrator.batch.cycle import dbt_variables, run_cycle
 from orchestrator.batch.lock import cycle_lock
 from orchestrator.batch.reload import reload_file
@@ -32,6 +34,7 @@ from orchestrator.settings import Settings
 from orchestrator.smoke import smoke_test_source
 from orchestrator.specs import check_specs, find_spec, load_specs
 from orchestrator.specs.dbt_codegen import generate_dbt_files, stale_dbt_files
+from orchestrator.warehouse.base import Warehouse
 from orchestrator.watch.cli import register as register_watch_commands
 from regulatory_reporter.cli import register as register_reporter_commands
 from streaming.cli import register as register_streaming_commands
@@ -213,12 +216,11 @@ def extract(
         raise typer.BadParameter("must be jsonl, csv or parquet", param_hint="--format")
     settings = _settings()
     format_name: ExtractFormat = fmt  # type: ignore[assignment]
-    with alert_on_failure(Alert.VENDOR_EXTRACT_FAILED, f"the vendor extract for {date.date()}"):
-        warehouse = open_warehouse(settings)
-        try:
-            result = write_extract(warehouse, open_buckets(settings), date.date(), format_name, settings.work_dir)
-        finally:
-            warehouse.close()
+    with (
+        alert_on_failure(Alert.VENDOR_EXTRACT_FAILED, f"the vendor extract for {date.date()}"),
+        closing(open_warehouse(settings)) as warehouse,
+    ):
+        result = write_extract(warehouse, open_buckets(settings), date.date(), format_name, settings.work_dir)
     if as_json:
         print_json(result.as_dict())
     else:
@@ -337,12 +339,9 @@ def status(
     """Last cycles, files by outcome, late or missing sources, quarantine counts, files that do not reconcile."""
     settings = _settings()
     specs = load_specs(settings.specs_dir)
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(specs)
         report = runbook.status(warehouse, open_buckets(settings), specs, _date(date))
-    finally:
-        warehouse.close()
     if as_json:
         print_json(report)
         return
@@ -368,12 +367,9 @@ def files_list(
     if state not in runbook.FILE_STATES:
         raise typer.BadParameter(f"must be one of {', '.join(runbook.FILE_STATES)}", param_hint="--state")
     settings = _settings()
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(load_specs(settings.specs_dir))
         files = runbook.list_files(warehouse, open_buckets(settings), state)
-    finally:
-        warehouse.close()
     if as_json:
         print_json(files)
     else:
@@ -388,12 +384,9 @@ def files_show(
 ) -> None:
     """One file: arrivals, outcome, failed rules and its first quarantined rows."""
     settings = _settings()
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(load_specs(settings.specs_dir))
         detail = runbook.show_file(warehouse, open_buckets(settings), path)
-    finally:
-        warehouse.close()
     if as_json:
         print_json(detail)
         return
@@ -428,6 +421,17 @@ _RECONCILED_COLUMNS = (
 )
 
 
+def _repair(name: str, repair: Callable[[Warehouse, Buckets, Settings], dict[str, Any]]) -> dict[str, Any]:
+    """Run a repair of the warehouse under the cycle lock, so no loading cycle runs at the same time."""
+    settings = _settings()
+    buckets = open_buckets(settings)
+    with (
+        cycle_lock(buckets.staging, f"{name}-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes),
+        closing(open_warehouse(settings)) as warehouse,
+    ):
+        return repair(warehouse, buckets, settings)
+
+
 @files_app.command("reload")
 def files_reload(
     path: Annotated[str, typer.Argument(help="Landing key of a loaded file.")],
@@ -435,12 +439,10 @@ def files_reload(
 ) -> None:
     """Replace a loaded file's raw rows with the Parquet the validator staged for it (repairs ROWS_MISSING and
     ROWS_EXTRA); its records stay. Runs under the cycle lock."""
-    settings = _settings()
-    buckets = open_buckets(settings)
-    with cycle_lock(buckets.staging, f"reload-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
-        result = _read_warehouse(
-            lambda warehouse, _: reload_file(warehouse, buckets, load_specs(settings.specs_dir), path)
-        )
+    result = _repair(
+        "reload",
+        lambda warehouse, buckets, settings: reload_file(warehouse, buckets, load_specs(settings.specs_dir), path),
+    )
     if as_json:
         print_json(result)
     else:
@@ -457,12 +459,12 @@ def files_requarantine(
 ) -> None:
     """Rebuild a loaded file's quarantined rows and rule results by validating its archived original again
     (repairs QUARANTINE_MISMATCH); refused unless that gives the record's counts. Runs under the cycle lock."""
-    settings = _settings()
-    buckets = open_buckets(settings)
-    with cycle_lock(buckets.staging, f"requarantine-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
-        result = _read_warehouse(
-            lambda warehouse, _: requarantine_file(warehouse, buckets, settings, load_specs(settings.specs_dir), path)
-        )
+    result = _repair(
+        "requarantine",
+        lambda warehouse, buckets, settings: requarantine_file(
+            warehouse, buckets, settings, load_specs(settings.specs_dir), path
+        ),
+    )
     if as_json:
         print_json(result)
     else:
@@ -482,12 +484,10 @@ def files_drop_unrecorded(
 ) -> None:
     """Delete raw rows of a file_id that no loaded file records (repairs a lasting NOT_RECORDED); refused for a
     file_id a loaded file records. Runs under the cycle lock."""
-    settings = _settings()
-    buckets = open_buckets(settings)
-    with cycle_lock(buckets.staging, f"drop-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
-        result = _read_warehouse(
-            lambda warehouse, _: drop_unrecorded_rows(warehouse, load_specs(settings.specs_dir), source, file_id)
-        )
+    result = _repair(
+        "drop",
+        lambda warehouse, _, settings: drop_unrecorded_rows(warehouse, load_specs(settings.specs_dir), source, file_id),
+    )
     if as_json:
         print_json(result)
     else:
@@ -520,11 +520,8 @@ DaysOption = Annotated[int, typer.Option("--days", min=1, help="Days in the wind
 
 def _read_warehouse(read: Any) -> Any:
     settings = _settings()
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         return read(warehouse, settings)
-    finally:
-        warehouse.close()
 
 
 @app.command()
@@ -567,14 +564,16 @@ def rebuild(
     full_refresh: Annotated[bool, typer.Option(help="Reprocess every trade through the merge.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Rerun `dbt build` for a selection of models and their tests, without validating files."""
+    """Rerun `dbt build` for a selection of models and their tests, without validating files. Runs under the
+    cycle lock, so it never builds while a cycle loads or builds."""
     settings = _settings()
-    result = run_dbt(
-        settings,
-        warehouse_dbt_target(settings),
-        ["build", "--select", *select.split()],
-        dbt_variables(_date(as_of), full_refresh),
-    )
+    with cycle_lock(open_buckets(settings).staging, f"rebuild-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
+        result = run_dbt(
+            settings,
+            warehouse_dbt_target(settings),
+            ["build", "--select", *select.split()],
+            dbt_variables(_date(as_of), full_refresh),
+        )
     if as_json:
         print_json(result.as_row("rebuild"))
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,6 @@ def run_demo(
     cycle = run_cycle(settings, specs, date, progress=progress)
     extract = None
     if cycle.dbt is not None and cycle.dbt.status == "success":
-        warehouse = open_warehouse(settings)
-        try:
+        with closing(open_warehouse(settings)) as warehouse:
             extract = write_extract(warehouse, buckets, date, "jsonl", settings.work_dir)
-        finally:
-            warehouse.close()
     return DemoResult(cycle=cycle, extract=extract)

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import tempfile
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +46,12 @@ def smoke_test_source(settings: Settings, specs: Sequence[SourceSpec], name: str
             raise SmokeTestFailedError(f"source={name}: dbt build failed: {report.dbt.message if report.dbt else ''}")
         extract_rows = 0
         if spec.kind == "trade":
-            warehouse = open_warehouse(home_settings)
-            try:
+            with closing(open_warehouse(home_settings)) as warehouse:
                 counted = warehouse.query(
                     f"select count(*) as trades from {warehouse.table('consumer', 'markets_extract')} "
                     "where source_name = @name",
                     {"name": name},
                 )
-            finally:
-                warehouse.close()
             extract_rows = int(counted[0]["trades"])
             if extract_rows == 0:
                 raise SmokeTestFailedError(f"source={name}: no trades reached consumer.markets_extract")

@@ -340,11 +340,8 @@ def stream_lag(
     as_json: JsonOption = False,
 ) -> None:
     """Minutes from event to warehouse per partition (control.streaming_lag, as of the last build)."""
-    warehouse = open_warehouse(_settings(ctx))
-    try:
+    with closing(open_warehouse(_settings(ctx))) as warehouse:
         rows = runbook.lag(warehouse, hours)
-    finally:
-        warehouse.close()
     if as_json:
         print_json(rows)
     else:
@@ -361,11 +358,8 @@ def stream_gaps(
     """Missing sequence ranges per source and partition (control.streaming_sequence_gaps, as of the last build)."""
     if severity not in runbook.SEVERITIES:
         raise typer.BadParameter(f"must be one of {', '.join(runbook.SEVERITIES)}", param_hint="--severity")
-    warehouse = open_warehouse(_settings(ctx))
-    try:
+    with closing(open_warehouse(_settings(ctx))) as warehouse:
         rows = runbook.gaps(warehouse, severity, confirmed_only)
-    finally:
-        warehouse.close()
     if as_json:
         print_json(rows)
     else:
@@ -384,11 +378,8 @@ def stream_rejects(
 ) -> None:
     """Events their stream spec rejected, with the reason naming each field, rule and value, and where they are in
     Kafka (control.streaming_rejected_events, as of the last build)."""
-    warehouse = open_warehouse(_settings(ctx))
-    try:
+    with closing(open_warehouse(_settings(ctx))) as warehouse:
         rows = runbook.rejects(warehouse, hours, source, limit, with_payload=as_json)
-    finally:
-        warehouse.close()
     if as_json:
         print_json(rows)
     else:

@@ -117,8 +117,7 @@ def validate_landing(
     progress: Progress | None = None,
 ) -> list[FileOutcome]:
     """Validate and load everything in landing (no dbt); the caller holds the lock."""
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(specs)
         context = IngestContext(settings, buckets, warehouse, run_id, started_at)
         scan = scan_landing(buckets.landing, specs)
@@ -126,13 +125,10 @@ def validate_landing(
         for orphan in scan.orphan_controls:
             sweep_orphan_control(orphan, context)
         return outcomes
-    finally:
-        warehouse.close()
 
 
 def _record_run(settings: Settings, report: CycleReport) -> None:
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         counts = report.counts()
         if report.dbt is not None:
             warehouse.insert_rows("dbt_runs", [report.dbt.as_row(report.run_id)])
@@ -154,8 +150,6 @@ def _record_run(settings: Settings, report: CycleReport) -> None:
                 }
             ],
         )
-    finally:
-        warehouse.close()
 
 
 RUN_ID_TIME_FORMAT = "%Y%m%dT%H%M%SZ"

@@ -10,7 +10,6 @@ list changed since may quarantine other rows, and then nothing is changed. Raw r
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -43,9 +42,13 @@ class NotRequarantinableError(Terminal):
 def _archive_candidates(buckets: Buckets, record: dict[str, Any], path: str) -> Iterator[str]:
     """Archive keys that may hold the file as it landed: its loading cycle's first, then a listing of the
     archive, read only when that one is not it."""
+    first = None
     with contextlib.suppress(ValueError):  # a run id of another form: search the archive
-        yield f"{archive_prefix(run_started_at(str(record['run_id'])))}landing/{path}"
-    yield from (info.key for info in buckets.archive.list() if info.key.endswith(f"/landing/{path}"))
+        first = f"{archive_prefix(run_started_at(str(record['run_id'])))}landing/{path}"
+    if first is not None:
+        yield first
+    suffix = f"/landing/{path}"
+    yield from (info.key for info in buckets.archive.list() if info.key.endswith(suffix) and info.key != first)
 
 
 def _archived_original(buckets: Buckets, record: dict[str, Any], path: str) -> tuple[str, str] | None:
@@ -83,14 +86,10 @@ def _validate_again(
             content_md5=md5_hex,
             content_sha256=str(record["file_id"]),
             size_bytes=local.stat().st_size,
-            business_date=_as_date(record["business_date"]),
+            business_date=record["business_date"],
             control_bytes=control,
         )
         return validate_file(spec, landed, validator_settings(settings), Path(scratch) / "staged.parquet")
-
-
-def _as_date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def requarantine_file(

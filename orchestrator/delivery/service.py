@@ -8,7 +8,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -225,8 +225,7 @@ def open_target(settings: Settings, delivery: DeliverySettings) -> VendorTarget:
 
 
 def _record(settings: Settings, report: DeliveryReport) -> None:
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(load_specs(settings.specs_dir))
         warehouse.insert_rows(
             DELIVERIES_TABLE,
@@ -248,8 +247,6 @@ def _record(settings: Settings, report: DeliveryReport) -> None:
                 for entry in report.files
             ],
         )
-    finally:
-        warehouse.close()
 
 
 def deliver_extract(
@@ -266,12 +263,9 @@ def deliver_extract(
         date=date,
         target=delivery.address,
     )
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(load_specs(settings.specs_dir))
         recorded = _recorded(warehouse, delivery.address)
-    finally:
-        warehouse.close()  # DuckDB admits one writer: the cycle may run while files are on the wire
     scratch = settings.work_dir / "deliver" / report.delivery_id
     scratch.mkdir(parents=True, exist_ok=True)
     try:
@@ -298,16 +292,12 @@ def deliver_extract(
 
 def list_deliveries(settings: Settings, date: dt.date | None = None, limit: int = 200) -> list[dict[str, Any]]:
     """Recorded delivery attempts, newest first, one row per file."""
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         warehouse.ensure_layout(load_specs(settings.specs_dir))
         where = "where business_date = @date " if date else ""
-        rows = warehouse.query(
+        return warehouse.query(
             "select delivery_id, business_date, target, file_name, role, status, size_bytes, sha256, reason, "
             f"started_at, finished_at from {warehouse.table('control', DELIVERIES_TABLE)} {where}"
             f"order by delivery_id desc, started_at limit {int(limit)}",
             {"date": date} if date else None,
         )
-    finally:
-        warehouse.close()
-    return rows

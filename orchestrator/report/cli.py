@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -49,12 +50,9 @@ def register(app: typer.Typer) -> None:
 
         settings = _settings(context)
         target = out or default_report_path(settings.home, date.date(), days)
-        warehouse = open_warehouse(settings)
-        try:
+        with closing(open_warehouse(settings)) as warehouse:
             warehouse.ensure_layout(load_specs(settings.specs_dir))
             result = write_report(warehouse, open_buckets(settings).extracts, date.date(), days, target)
-        finally:
-            warehouse.close()
         if as_json:
             print_json(result.as_dict())
         else:

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -124,17 +125,17 @@ class Pickup:
         started_at = dt.datetime.now(dt.UTC)
         run_id = started_at.strftime("watch-%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8]
         try:
-            with cycle_lock(self._buckets.staging, run_id, self._settings.lock_ttl_minutes):
-                # Opened per batch and closed after it: DuckDB admits one writer, and the hourly cycle is another.
-                warehouse = open_warehouse(self._settings)
-                try:
-                    if not self._layout_ready:
-                        warehouse.ensure_layout(self._specs)
-                        self._layout_ready = True
-                    context = IngestContext(self._settings, self._buckets, warehouse, run_id, started_at)
-                    return [self._one(key, context, run_id) for key in keys]
-                finally:
-                    warehouse.close()
+            # The warehouse is opened per batch and closed after it: DuckDB admits one writer, and the hourly cycle
+            # is another.
+            with (
+                cycle_lock(self._buckets.staging, run_id, self._settings.lock_ttl_minutes),
+                closing(open_warehouse(self._settings)) as warehouse,
+            ):
+                if not self._layout_ready:
+                    warehouse.ensure_layout(self._specs)
+                    self._layout_ready = True
+                context = IngestContext(self._settings, self._buckets, warehouse, run_id, started_at)
+                return [self._one(key, context, run_id) for key in keys]
         except CycleLockedError as error:
             return [PickupOutcome(key, "busy", reasons=[str(error)]) for key in keys]
         except MdpError as error:

@@ -9,8 +9,13 @@ import sys
 from pathlib import Path
 
 from orchestrator.alerts import Alert
+from orchestrator.backends import open_buckets
+from orchestrator.batch.lock import LOCK_KEY, cycle_lock
+from orchestrator.settings import Settings
+from orchestrator.storage.base import read_bytes
 
 MDP = str(Path(sys.executable).with_name("mdp"))
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _mdp(home: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -76,7 +81,7 @@ def test_completeness_before_first_build_names_the_model_and_exits_2(tmp_path: P
 
 
 def test_namespace_check_fails_when_dbt_and_code_disagree(tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO
     project = tmp_path / "dbt_project"
     project.mkdir()
     text = (repo / "dbt_project" / "dbt_project.yml").read_text()
@@ -98,3 +103,22 @@ def test_namespace_check_fails_when_dbt_and_code_disagree(tmp_path: Path) -> Non
     [alert] = [json.loads(line) for line in completed.stderr.splitlines() if line.startswith('{"')]
     assert (alert["severity"], alert["alert"]) == ("ERROR", Alert.NAMESPACE_CHECK_FAILED)
     assert alert["message"].startswith("trade-id namespace check failed: code 'bank-markets', dbt 'x', 0 of 0 ")
+
+
+def test_repairs_and_rebuild_refuse_while_a_cycle_holds_the_lock(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, specs_dir=REPO / "source_specs", dbt_project_dir=REPO / "dbt_project")
+    staging = open_buckets(settings).staging
+    with cycle_lock(staging, "run-in-progress", ttl_minutes=60):
+        for command in (
+            ["rebuild", "--select", "trades_enriched+"],
+            ["files", "reload", "venues/executions/venue_executions_20261120_001.csv.gz"],
+            ["files", "requarantine", "venues/executions/venue_executions_20261120_001.csv.gz"],
+            ["files", "drop-unrecorded", "books", "0" * 64],
+        ):
+            completed = _mdp(tmp_path, *command)
+            assert completed.returncode == 2, command
+            assert "CycleLockedError" in completed.stderr, command
+            assert "run-in-progress" in completed.stderr, command
+        assert "run-in-progress" in read_bytes(staging, LOCK_KEY).decode()
+    assert staging.stat(LOCK_KEY) is None
+    assert not (tmp_path / "warehouse.duckdb").exists()

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +64,8 @@ def _comparable(value: Any) -> Any:
 
 
 def _markets_extract(settings: Settings) -> pa.Table:
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         return warehouse.query_arrow(MARKETS_EXTRACT.format(table=warehouse.table("consumer", "markets_extract")))
-    finally:
-        warehouse.close()
 
 
 @pytest.fixture(scope="module")
@@ -160,11 +158,8 @@ def test_every_trade_id_is_the_python_identity(
 
 
 def _reconciliation(settings: Settings) -> list[dict[str, Any]]:
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         rows = file_reconciliation(warehouse)
-    finally:
-        warehouse.close()
     return [{k: v for k, v in row.items() if k not in RUN_TIME_FIELDS | {"file_id"}} for row in rows]
 
 
@@ -192,13 +187,10 @@ def test_the_status_report_shows_the_same_figures_on_both_homes(
     local, _, cloud, _ = both_homes
     shown = []
     for name, settings in (("local", local), ("cloud", cloud)):
-        warehouse = open_warehouse(settings)
-        try:
+        with closing(open_warehouse(settings)) as warehouse:
             result = write_report(
                 warehouse, open_buckets(settings).extracts, dt.date.fromisoformat(DATE), 7, tmp_path / f"{name}.html"
             )
-        finally:
-            warehouse.close()
         shown.append(_without_run_times(result.data.as_dict()))
     local_report, cloud_report = shown
     assert local_report["row_accounting"], "the demo day's files are accounted for"
@@ -210,8 +202,7 @@ def test_a_files_quarantine_is_rebuilt_from_its_original_archived_on_gcs(
 ) -> None:
     _, _, cloud, _ = both_homes
     path = "venues/executions/venue_executions_20261120_001.csv.gz"
-    warehouse = open_warehouse(cloud)
-    try:
+    with closing(open_warehouse(cloud)) as warehouse:
         quarantined = warehouse.table("control", "quarantined_rows")
         kept = warehouse.query(
             f"select row_number, failed_rules from {quarantined} where landing_key = @p order by row_number",
@@ -226,8 +217,6 @@ def test_a_files_quarantine_is_rebuilt_from_its_original_archived_on_gcs(
             f"select row_number, failed_rules from {quarantined} where landing_key = @p order by row_number",
             {"p": path},
         )
-    finally:
-        warehouse.close()
     assert result["validated_from"].startswith("gs://")
     assert (result["rows_in_quarantine_before"], result["rows_in_quarantine_after"]) == (15, 25)
     assert restored == kept
@@ -239,8 +228,7 @@ def test_a_file_is_reloaded_from_its_archived_parquet_on_gcs(
     # Last in this module: it rewrites the cloud home's raw rows of one file (with the same rows).
     _, _, cloud, _ = both_homes
     path = "murex/trades/MX_TRADES_20261120_001.xml"
-    warehouse = open_warehouse(cloud)
-    try:
+    with closing(open_warehouse(cloud)) as warehouse:
         raw = warehouse.table("raw", "murex_trades")
         [record] = warehouse.query(
             f"select file_id, rows_loaded from {warehouse.table('control', 'ingested_files')} "
@@ -252,8 +240,6 @@ def test_a_file_is_reloaded_from_its_archived_parquet_on_gcs(
         )
         result = reload_file(warehouse, open_buckets(cloud), specs, path)
         count = warehouse.query(f"select count(*) as n from {raw} where _file_id = @id", {"id": record["file_id"]})
-    finally:
-        warehouse.close()
     assert result["staged_parquet"].startswith("gs://")
     assert (result["rows_in_raw_before"], result["rows_in_raw_after"]) == (
         record["rows_loaded"] - 10,

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,13 +125,10 @@ def _on_bigquery_emulator(work: Path, ledger: SqliteLedger, now: dt.datetime, st
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("MDP_BIGQUERY_PROJECT", project)
             settings = Settings.from_env(work / "home", "emulator")
-        warehouse = open_warehouse(settings)
-        try:
+        with closing(open_warehouse(settings)) as warehouse:
             warehouse.ensure_layout([])
             mirror_ledger(ledger, warehouse, now)
             assert mirror_ledger(ledger, warehouse, now) == {"entries_mirrored": 0, "dead_letters_mirrored": 0}
-        finally:
-            warehouse.close()
         table = f"{project}.raw.regulatory_events_stream"
         client.create_table(
             bigquery.Table(table, schema=[bigquery.SchemaField(name, kind) for name, kind in STREAM_COLUMNS])
@@ -144,11 +142,8 @@ def _on_bigquery_emulator(work: Path, ledger: SqliteLedger, now: dt.datetime, st
         ]
         assert client.insert_rows_json(table, rows) == []
         reconciled = _reconcile(work / "home", {"MDP_BIGQUERY_PROJECT": project}, "--env", "emulator")
-        warehouse = open_warehouse(settings)
-        try:
+        with closing(open_warehouse(settings)) as warehouse:
             return _built(warehouse, reconciled)
-        finally:
-            warehouse.close()
     finally:
         client.close()  # type: ignore[no-untyped-call]
 

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -71,8 +72,7 @@ def test_emulator_environment_validates_and_loads_like_local(
     assert statuses == {"venue_executions": ("loaded", 496, 4), "murex_trades": ("failed", 0, 0)}
     assert list(buckets.landing.list()) == []
     assert any(info.key.endswith(".error.json") for info in buckets.failed.list())
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         raw = warehouse.query(
             f"select count(*) as n from {warehouse.table('raw', 'venue_executions')} where _file_id = @file_id",
             {"file_id": file_id},
@@ -81,7 +81,5 @@ def test_emulator_environment_validates_and_loads_like_local(
             f"select count(*) as n from {warehouse.table('control', 'quarantined_rows')} where file_id = @file_id",
             {"file_id": file_id},
         )
-    finally:
-        warehouse.close()
     assert raw[0]["n"] == 496
     assert quarantined[0]["n"] == 4

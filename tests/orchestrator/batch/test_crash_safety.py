@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -60,16 +61,13 @@ def test_kill_at_random_moments_loses_nothing_and_loads_nothing_twice(
     assert final.returncode == 0, final.stderr
     assert kills >= 3
     assert list(open_buckets(settings).landing.list()) == []
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         loaded = warehouse.query(
             "select landing_key, count(*) as times, max(rows_total) as rows_total from control.ingested_files "
             "where outcome = 'loaded' group by landing_key"
         )
         raw = warehouse.query('select _landing_key, count(*) as n from raw."venue_executions" group by _landing_key')
         other = warehouse.query("select count(*) as n from control.ingested_files where outcome <> 'loaded'")
-    finally:
-        warehouse.close()
     assert {row["landing_key"]: (row["times"], row["rows_total"]) for row in loaded} == {
         key: (1, rows) for key, rows in expected.items()
     }

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -109,19 +109,13 @@ def demo_home(demo_run: tuple[Settings, DemoResult, AlertLines]) -> tuple[Settin
 
 
 def _read(settings: Settings, read: Callable[[Warehouse], T]) -> T:
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         return read(warehouse)
-    finally:
-        warehouse.close()
 
 
 def _query(settings: Settings, sql: str) -> list[dict[str, Any]]:
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         return warehouse.query(sql)
-    finally:
-        warehouse.close()
 
 
 def test_every_file_ends_in_one_recorded_outcome(demo_home: tuple[Settings, DemoResult]) -> None:
@@ -208,11 +202,8 @@ def test_extract_rerun_is_byte_identical(demo_home: tuple[Settings, DemoResult])
     assert result.extract is not None
     buckets = open_buckets(settings)
     before = {key: read_bytes(buckets.extracts, key) for key in (result.extract.data_key, result.extract.manifest_key)}
-    warehouse = open_warehouse(settings)
-    try:
+    with closing(open_warehouse(settings)) as warehouse:
         again = write_extract(warehouse, buckets, DATE, "jsonl", settings.work_dir)
-    finally:
-        warehouse.close()
     assert again.unchanged
     assert {key: read_bytes(buckets.extracts, key) for key in before} == before
 

@@ -132,6 +132,21 @@ def test_layout_is_idempotent_and_adds_new_columns(backend: Backend, specs: list
     assert warehouse.query(f"select trader_id from {warehouse.table('raw', 'traders')}") == []
 
 
+def _load_murex_files(
+    backend: Backend, specs: list[SourceSpec], tmp_path: Path, files: dict[str, tuple[int, int]]
+) -> tuple[Warehouse, SourceSpec, dict[str, str]]:
+    """The murex_trades layout with one file committed per file_id (its rows, its quarantined rows); the warehouse,
+    the spec and each file's staged URI."""
+    warehouse, staging = backend
+    spec = find_spec(specs, "murex_trades")
+    warehouse.ensure_layout([spec])
+    uris = {}
+    for file_id, (rows, quarantined) in files.items():
+        uris[file_id] = _staged(spec, staging, tmp_path, file_id, rows=rows)
+        warehouse.commit_file(_commit(spec, file_id, uris[file_id], quarantined=quarantined))
+    return warehouse, spec, uris
+
+
 def test_commit_loads_once_however_often_it_runs(backend: Backend, specs: list[SourceSpec], tmp_path: Path) -> None:
     warehouse, staging = backend
     spec = find_spec(specs, "murex_trades")
@@ -155,13 +170,8 @@ def test_commit_loads_once_however_often_it_runs(backend: Backend, specs: list[S
 def test_replacing_raw_rows_restores_the_staged_rows_or_deletes_them_and_keeps_the_records(
     backend: Backend, specs: list[SourceSpec], tmp_path: Path
 ) -> None:
-    warehouse, staging = backend
-    spec = find_spec(specs, "murex_trades")
-    warehouse.ensure_layout([spec])
-    uri = _staged(spec, staging, tmp_path, "f" * 64, rows=3)
-    other = _staged(spec, staging, tmp_path, "e" * 64, rows=2)
-    warehouse.commit_file(_commit(spec, "f" * 64, uri, quarantined=2))
-    warehouse.commit_file(_commit(spec, "e" * 64, other, quarantined=0))
+    warehouse, spec, uris = _load_murex_files(backend, specs, tmp_path, {"f" * 64: (3, 2), "e" * 64: (2, 0)})
+    uri = uris["f" * 64]
     raw = warehouse.table("raw", "murex_trades")
     warehouse.query(f"delete from {raw} where _file_id = @file_id and _source_row_number > 1", {"file_id": "f" * 64})
 
@@ -181,11 +191,7 @@ def test_replacing_raw_rows_restores_the_staged_rows_or_deletes_them_and_keeps_t
 def test_replacing_a_files_quarantine_keeps_every_other_file_its_raw_rows_and_its_record(
     backend: Backend, specs: list[SourceSpec], tmp_path: Path
 ) -> None:
-    warehouse, staging = backend
-    spec = find_spec(specs, "murex_trades")
-    warehouse.ensure_layout([spec])
-    for file_id in ("f" * 64, "e" * 64):
-        warehouse.commit_file(_commit(spec, file_id, _staged(spec, staging, tmp_path, file_id, rows=3), quarantined=2))
+    warehouse, spec, _ = _load_murex_files(backend, specs, tmp_path, {"f" * 64: (3, 2), "e" * 64: (3, 2)})
     rule_results = pa.Table.from_pylist(
         [
             {"file_id": "f" * 64, "source": spec.name, "rule": "regex:trade_ref", "level": "row"}
@@ -249,10 +255,7 @@ def test_many_control_rows_go_in_whole_with_their_nulls(backend: Backend) -> Non
 
 
 def test_decimals_survive_the_load(backend: Backend, specs: list[SourceSpec], tmp_path: Path) -> None:
-    warehouse, staging = backend
-    spec = find_spec(specs, "murex_trades")
-    warehouse.ensure_layout([spec])
-    warehouse.commit_file(_commit(spec, "e" * 64, _staged(spec, staging, tmp_path, "e" * 64, rows=3), quarantined=0))
+    warehouse, _, _ = _load_murex_files(backend, specs, tmp_path, {"e" * 64: (3, 0)})
     rows = warehouse.query(f"select sum(nominal) as nominal from {warehouse.table('raw', 'murex_trades')}")
     assert rows[0]["nominal"] == 3000
 

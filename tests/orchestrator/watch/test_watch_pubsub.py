@@ -10,6 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import IO, Any
 
@@ -129,14 +130,11 @@ def test_watch_settles_notified_objects_holds_early_control_files_and_acks_only_
         failed_keys = {info.key for info in buckets.failed.list()}
         assert {murex.landing_key, murex.landing_key + ".error.json"} <= failed_keys
         file_id = hashlib.sha256(murex.data_path.read_bytes()).hexdigest()
-        warehouse = open_warehouse(settings)
-        try:
+        with closing(open_warehouse(settings)) as warehouse:
             recorded = warehouse.query(
                 f"select outcome, run_id from {warehouse.table('control', 'ingested_files')} where file_id = @file_id",
                 {"file_id": file_id},
             )
-        finally:
-            warehouse.close()
         assert [row["outcome"] for row in recorded] == ["failed"]
         assert str(recorded[0]["run_id"]).startswith("watch-")
 

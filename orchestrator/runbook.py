@@ -56,7 +56,7 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
         )
     breaks = []
     if warehouse.table_columns("control", "file_reconciliation"):
-        breaks = file_reconciliation(warehouse, breaks_only=True)
+        breaks = _reconciliation_rows(warehouse, _STATUS_BREAK_COLUMNS, None, breaks_only=True)
     return {
         "as_of": as_of.isoformat(),
         "last_cycles": [_jsonable(row) for row in runs],
@@ -65,10 +65,7 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
         "files_in_failed": sum(1 for info in buckets.failed.list() if not info.key.endswith(".error.json")),
         "sources_not_on_time": [_jsonable(row) for row in completeness],
         "quarantined_rows_by_source": quarantine,
-        "files_not_reconciled": [
-            {k: row[k] for k in ("source", "business_date", "landing_key", "file_id", "reconciliation_status")}
-            for row in breaks
-        ],
+        "files_not_reconciled": breaks,
         "sources": len(specs),
     }
 
@@ -128,10 +125,10 @@ def show_file(warehouse: Warehouse, buckets: Buckets, path: str, limit: int = 20
         )
     reconciled: list[dict[str, Any]] = []
     if warehouse.table_columns("control", "file_reconciliation"):  # none before the first build
+        reconciliation = _built_model(warehouse, "file_reconciliation", _RECONCILIATION_COLUMNS)
         for file_id in file_ids:
             reconciled += warehouse.query(
-                f"select {_RECONCILIATION_COLUMNS} from {warehouse.table('control', 'file_reconciliation')} "
-                "where file_id = @file_id",
+                f"select {_RECONCILIATION_COLUMNS} from {reconciliation} where file_id = @file_id",
                 {"file_id": file_id},
             )
     return {
@@ -171,11 +168,34 @@ class ModelNotBuiltError(Terminal):
         super().__init__(f"model={model}: not built yet; run '{build}' first")
 
 
+class ModelOutdatedError(Terminal):
+    """A control model was last built by an older release: it lacks columns the command reads."""
+
+    def __init__(self, model: str, missing: Sequence[str]) -> None:
+        self.model = model
+        self.missing = list(missing)
+        name = model.split(".", 1)[1]
+        super().__init__(
+            f"model={model}: built before its columns {', '.join(missing)} existed; run "
+            f"'mdp rebuild --select {name}' (the next hourly cycle rebuilds it too)"
+        )
+
+
+def _built_model(warehouse: Warehouse, model: str, columns: str, build: str = "mdp run") -> str:
+    """The qualified name of `control.<model>` once it is built with every column of `columns` (a select list of
+    names): a release that adds a column reaches the warehouse only with the next build."""
+    present = warehouse.table_columns("control", model)
+    if not present:
+        raise ModelNotBuiltError(f"control.{model}", build)
+    missing = [name for name in (column.strip() for column in columns.split(",")) if name not in present]
+    if missing:
+        raise ModelOutdatedError(f"control.{model}", missing)
+    return warehouse.table("control", model)
+
+
 def _control_model_rows(warehouse: Warehouse, model: str, columns: str, start: dt.date, end: dt.date) -> list[Any]:
-    if not warehouse.table_columns("control", model):
-        raise ModelNotBuiltError(f"control.{model}")
     rows = warehouse.query(
-        f"select {columns} from {warehouse.table('control', model)} "
+        f"select {columns} from {_built_model(warehouse, model, columns)} "
         "where business_date between @start and @end order by business_date, source",
         {"start": start, "end": end},
     )
@@ -202,15 +222,19 @@ def anomalies(warehouse: Warehouse, date: dt.date, days: int) -> list[dict[str, 
 
 def delivery_alerts(warehouse: Warehouse) -> list[dict[str, Any]]:
     """What the last batch build pages on-call for: sources short past their deadline, anomalous complete days."""
-    if not warehouse.table_columns("control", "delivery_alerts"):
-        raise ModelNotBuiltError("control.delivery_alerts")
+    columns = (
+        "alert, source, business_date, delivery_status, deadline_at, files_loaded, max_files_per_day, "
+        "files_failed, rows_loaded, trailing_mean_rows, rows_z_score, anomaly_kind"
+    )
     rows = warehouse.query(
-        "select alert, source, business_date, delivery_status, deadline_at, files_loaded, max_files_per_day, "
-        "files_failed, rows_loaded, trailing_mean_rows, rows_z_score, anomaly_kind "
-        f"from {warehouse.table('control', 'delivery_alerts')} order by business_date, alert, source"
+        f"select {columns} from {_built_model(warehouse, 'delivery_alerts', columns)} "
+        "order by business_date, alert, source"
     )
     return [_jsonable(row) for row in rows]
 
+
+# What `status` shows of a file that does not reconcile: columns every release of the model has.
+_STATUS_BREAK_COLUMNS = "source, business_date, landing_key, file_id, reconciliation_status"
 
 _RECONCILIATION_COLUMNS = (
     "source, business_date, file_id, landing_key, processed_at, reconciliation_status, rows_total, rows_quarantined, "
@@ -224,14 +248,18 @@ def file_reconciliation(
 ) -> list[dict[str, Any]]:
     """Where each loaded file's rows went, as the last batch build counted them (`control.file_reconciliation`):
     every file of the window, or of one business date; with `breaks_only`, only files that are not BALANCED."""
-    if not warehouse.table_columns("control", "file_reconciliation"):
-        raise ModelNotBuiltError("control.file_reconciliation")
+    return _reconciliation_rows(warehouse, _RECONCILIATION_COLUMNS, date, breaks_only)
+
+
+def _reconciliation_rows(
+    warehouse: Warehouse, columns: str, date: dt.date | None, breaks_only: bool
+) -> list[dict[str, Any]]:
     conditions = ["business_date = @date"] if date is not None else []
     if breaks_only:
         conditions.append("reconciliation_status <> 'BALANCED'")
     where = f"where {' and '.join(conditions)} " if conditions else ""
     rows = warehouse.query(
-        f"select {_RECONCILIATION_COLUMNS} from {warehouse.table('control', 'file_reconciliation')} {where}"
+        f"select {columns} from {_built_model(warehouse, 'file_reconciliation', columns)} {where}"
         "order by business_date, source, landing_key, file_id",
         {"date": date} if date is not None else None,
     )
@@ -272,10 +300,9 @@ def namespace_check(warehouse: Warehouse, dbt_project_dir: Path, sample: int = 1
 
 def reconciliation(warehouse: Warehouse, date: dt.date) -> dict[str, Any]:
     """Regulatory events whose deadline falls on a date: counts per reconciliation status and every breach."""
-    model = "regulatory_reconciliation"
-    if not warehouse.table_columns("control", model):
-        raise ModelNotBuiltError(f"control.{model}", "mdp rebuild --select tag:regulatory")
-    table = warehouse.table("control", model)
+    breach = "event_id, reconciliation_status, deadline_at, minutes_to_submit"
+    build = "mdp rebuild --select tag:regulatory"
+    table = _built_model(warehouse, "regulatory_reconciliation", f"{breach}, is_breach", build)
     window = "deadline_at >= @start and deadline_at < @end"
     params = {
         "start": dt.datetime.combine(date, dt.time()),
@@ -287,8 +314,7 @@ def reconciliation(warehouse: Warehouse, date: dt.date) -> dict[str, Any]:
         params,
     )
     breaches = warehouse.query(
-        f"select event_id, reconciliation_status, deadline_at, minutes_to_submit from {table} "
-        f"where {window} and is_breach order by deadline_at, event_id",
+        f"select {breach} from {table} where {window} and is_breach order by deadline_at, event_id",
         params,
     )
     return {"date": date.isoformat(), "by_status": counts, "breaches": [_jsonable(row) for row in breaches]}

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+
 from orchestrator.alerts import Alert
 from orchestrator.backends import open_buckets
 from orchestrator.batch.lock import LOCK_KEY, cycle_lock
@@ -122,3 +124,37 @@ def test_repairs_and_rebuild_refuse_while_a_cycle_holds_the_lock(tmp_path: Path)
         assert "run-in-progress" in read_bytes(staging, LOCK_KEY).decode()
     assert staging.stat(LOCK_KEY) is None
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_a_model_an_older_release_built_is_named_with_its_missing_columns_and_the_rebuild(tmp_path: Path) -> None:
+    assert _mdp(tmp_path, "status").returncode == 0  # lays out the warehouse
+    # control.file_reconciliation as a release before processed_at and rows_not_curated built it, with one break.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        connection.execute(
+            "create table control.file_reconciliation as select 'venue_executions' as source, "
+            "date '2026-11-20' as business_date, 'venues/executions/v_001.csv.gz' as landing_key, "
+            f"'{'f' * 64}' as file_id, 'ROWS_MISSING' as reconciliation_status, 10 as rows_total, "
+            "0 as rows_quarantined, 0 as rows_in_quarantine, 10 as rows_loaded, 7 as rows_in_raw, "
+            "7 as rows_current, 0 as rows_superseded, 7 as rows_in_extract"
+        )
+
+    refused = _mdp(tmp_path, "files", "reconcile", "--breaks")
+
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert (
+        "model=control.file_reconciliation: built before its columns processed_at, rows_not_curated existed; "
+        "run 'mdp rebuild --select file_reconciliation'" in " ".join(refused.stderr.split())
+    )
+    # The on-call's first command still shows the break: it reads only columns every release has.
+    status = _mdp(tmp_path, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["files_not_reconciled"] == [
+        {
+            "source": "venue_executions",
+            "business_date": "2026-11-20",
+            "landing_key": "venues/executions/v_001.csv.gz",
+            "file_id": "f" * 64,
+            "reconciliation_status": "ROWS_MISSING",
+        }
+    ]

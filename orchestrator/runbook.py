@@ -15,7 +15,7 @@ from orchestrator.exceptions import FileNotFoundInStoreError, Terminal
 from orchestrator.identity import MARKETS_NAMESPACE, trade_id
 from orchestrator.specs import SourceSpec
 from orchestrator.storage import move_object, read_bytes
-from orchestrator.warehouse.base import Warehouse
+from orchestrator.warehouse.base import Warehouse, missing_columns
 
 FileState = Literal["landing", "failed", "quarantined", "loaded", "duplicate", "unmatched", "archived"]
 FILE_STATES: tuple[str, ...] = ("landing", "failed", "quarantined", "loaded", "duplicate", "unmatched", "archived")
@@ -182,12 +182,10 @@ class ModelOutdatedError(Terminal):
 
 
 def _built_model(warehouse: Warehouse, model: str, columns: str, build: str = "mdp run") -> str:
-    """The qualified name of `control.<model>` once it is built with every column of `columns` (a select list of
-    names): a release that adds a column reaches the warehouse only with the next build."""
-    present = warehouse.table_columns("control", model)
-    if not present:
+    """The qualified name of `control.<model>` once it is built with every column of `columns` (a select list)."""
+    missing = missing_columns(warehouse, "control", model, columns)
+    if missing is None:
         raise ModelNotBuiltError(f"control.{model}", build)
-    missing = [name for name in (column.strip() for column in columns.split(",")) if name not in present]
     if missing:
         raise ModelOutdatedError(f"control.{model}", missing)
     return warehouse.table("control", model)

@@ -43,6 +43,18 @@ class StreamModelsNotBuiltError(StreamingError, Terminal):
         )
 
 
+class StreamModelOutdatedError(StreamingError, Terminal):
+    """A runbook command reads a streaming model that an older release built: it lacks columns."""
+
+    def __init__(self, table: str, missing: list[str]) -> None:
+        self.table = table
+        self.missing = missing
+        super().__init__(
+            f"table={table}: built before its columns {', '.join(missing)} existed; run `mdp stream build` "
+            "(the next hourly streaming build rebuilds it too)"
+        )
+
+
 # --- services ------------------------------------------------------------------------------------------------
 
 

@@ -10,8 +10,8 @@ from orchestrator.backends import warehouse_dbt_target
 from orchestrator.dbt_runner import DbtResult, run_dbt
 from orchestrator.exceptions import DbtFailedError
 from orchestrator.settings import Settings
-from orchestrator.warehouse.base import Warehouse
-from streaming.exceptions import StreamModelsNotBuiltError
+from orchestrator.warehouse.base import Warehouse, missing_columns
+from streaming.exceptions import StreamModelOutdatedError, StreamModelsNotBuiltError
 
 STREAMING_DBT_BUILD = ("build", "--select", "tag:streaming")
 STREAMING_DBT_TEST = ("test", "--select", "tag:streaming")
@@ -48,16 +48,24 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, dt.date | dt.datetime) else v) for k, v in row.items()}
 
 
-def _built_table(warehouse: Warehouse, name: str) -> str:
-    """The qualified name of a streaming control model; `StreamModelsNotBuiltError` while it does not exist."""
-    if not warehouse.table_columns("control", name):
+def _built_table(warehouse: Warehouse, name: str, columns: str) -> str:
+    """The qualified name of a streaming control model built with every column of `columns` (a select list);
+    `StreamModelsNotBuiltError` while it does not exist, `StreamModelOutdatedError` while it lacks one."""
+    missing = missing_columns(warehouse, "control", name, columns)
+    if missing is None:
         raise StreamModelsNotBuiltError(f"control.{name}")
+    if missing:
+        raise StreamModelOutdatedError(f"control.{name}", missing)
     return warehouse.table("control", name)
 
 
 def lag(warehouse: Warehouse, hours: int) -> list[dict[str, Any]]:
     """Lag per source, topic and partition over the last `hours` ingested hours (from `control.streaming_lag`)."""
-    table = _built_table(warehouse, "streaming_lag")
+    columns = (
+        "source, kafka_topic, kafka_partition, events, lag_minutes_p95, lag_minutes_max, pipeline_lag_seconds_p99, "
+        "ingested_hour"
+    )
+    table = _built_table(warehouse, "streaming_lag", columns)
     last_hour = warehouse.query(f"select max(ingested_hour) as last_hour from {table}")[0]["last_hour"]
     if last_hour is None:
         return []
@@ -75,10 +83,12 @@ def lag(warehouse: Warehouse, hours: int) -> list[dict[str, Any]]:
 def gaps(warehouse: Warehouse, min_severity: str, confirmed_only: bool) -> list[dict[str, Any]]:
     """Missing sequence ranges at or above a severity, largest first (from `control.streaming_sequence_gaps`)."""
     rank = " ".join(f"when '{name}' then {position}" for position, name in enumerate(SEVERITIES))
+    columns = (
+        "source, kafka_topic, kafka_partition, first_missing_sequence, last_missing_sequence, missing_count, "
+        "severity, is_confirmed, detected_at"
+    )
     rows = warehouse.query(
-        f"select source, kafka_topic, kafka_partition, first_missing_sequence, last_missing_sequence, "
-        f"missing_count, severity, is_confirmed, detected_at "
-        f"from {_built_table(warehouse, 'streaming_sequence_gaps')} "
+        f"select {columns} from {_built_table(warehouse, 'streaming_sequence_gaps', columns)} "
         f"where case severity {rank} end >= @min_rank and (is_confirmed or not @confirmed_only) "
         f"order by missing_count desc, source, kafka_topic, kafka_partition, first_missing_sequence",
         {"min_rank": SEVERITIES.index(min_severity), "confirmed_only": confirmed_only},
@@ -103,7 +113,8 @@ def rejects(
     if source is not None:
         params["source"] = source
     rows = warehouse.query(
-        f"select {_REJECT_COLUMNS}{payload} from {_built_table(warehouse, 'streaming_rejected_events')} "
+        f"select {_REJECT_COLUMNS}{payload} "
+        f"from {_built_table(warehouse, 'streaming_rejected_events', _REJECT_COLUMNS + payload)} "
         f"where ingested_at >= @since{' and source = @source' if source is not None else ''} "
         f"order by ingested_at desc, source, event_id limit {int(limit)}",
         params,
@@ -114,7 +125,8 @@ def rejects(
 def rejected_since(warehouse: Warehouse, recorded_since: dt.datetime) -> dict[str, int]:
     """Rejected events per stream that builds started at or after `recorded_since` (naive UTC) recorded."""
     rows = warehouse.query(
-        f"select source, count(*) as rejected from {_built_table(warehouse, 'streaming_rejected_events')} "
+        "select source, count(*) as rejected "
+        f"from {_built_table(warehouse, 'streaming_rejected_events', 'source, _recorded_at')} "
         f"where _recorded_at >= @since group by source order by source",
         # The build stamps its start to the second.
         {"since": recorded_since.replace(microsecond=0)},
@@ -126,7 +138,8 @@ def confirmed_gaps_since(warehouse: Warehouse, recorded_since: dt.datetime) -> l
     """Gaps per stream and severity that builds started at or after `recorded_since` (naive UTC) confirmed."""
     rows = warehouse.query(
         f"select source, severity, count(*) as gaps, sum(missing_count) as missing "
-        f"from {_built_table(warehouse, 'streaming_confirmed_gaps')} where _recorded_at >= @since "
+        f"from {_built_table(warehouse, 'streaming_confirmed_gaps', 'source, severity, missing_count, _recorded_at')} "
+        "where _recorded_at >= @since "
         f"group by source, severity order by source, severity",
         {"since": recorded_since.replace(microsecond=0)},
     )

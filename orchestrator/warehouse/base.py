@@ -81,3 +81,13 @@ class Warehouse(Protocol):
     def close(self) -> None:
         """Release the connection (DuckDB allows one writing process at a time)."""
         ...
+
+
+def missing_columns(warehouse: Warehouse, schema: str, name: str, select_list: str) -> list[str] | None:
+    """The columns of a select list (`a, b as c`) that table `schema.name` lacks; None when it does not exist. A
+    release that adds a column to a dbt model reaches the warehouse only with the model's next build."""
+    present = warehouse.table_columns(schema, name)
+    if not present:
+        return None
+    wanted = (item.strip().split(" ")[0] for item in select_list.split(","))
+    return [column for column in wanted if column not in present]

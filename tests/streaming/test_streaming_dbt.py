@@ -298,6 +298,27 @@ def test_runbook_commands_before_the_first_streaming_build_say_what_to_run(
     )
 
 
+def test_a_streaming_model_an_older_release_built_is_named_with_its_missing_columns(tmp_path: Path) -> None:
+    # control.streaming_sequence_gaps as a release before gap confirmation built it.
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        connection.execute("create schema control")
+        connection.execute(
+            "create table control.streaming_sequence_gaps as select 'rfq' as source, 'rfq.quotes' as kafka_topic, "
+            "0 as kafka_partition, 10 as first_missing_sequence, 27 as last_missing_sequence, 18 as missing_count, "
+            "'HIGH' as severity"
+        )
+
+    completed = subprocess.run(
+        [MDP, "--home", str(tmp_path), "stream", "gaps"], capture_output=True, text=True, check=False, timeout=120
+    )
+
+    assert completed.returncode == 2
+    assert completed.stderr.strip() == (
+        "StreamModelOutdatedError: table=control.streaming_sequence_gaps: built before its columns is_confirmed, "
+        "detected_at existed; run `mdp stream build` (the next hourly streaming build rebuilds it too)"
+    )
+
+
 @dataclass(frozen=True)
 class BuildReport:
     """What `mdp stream build --json` printed, and the alert lines it logged."""

@@ -7,7 +7,7 @@ import logging
 import sys
 import uuid
 from collections.abc import Callable
-from contextlib import closing
+from contextlib import AbstractContextManager, closing, nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -555,6 +555,17 @@ def alerts(as_json: JsonOption = False) -> None:
         print_table(f"delivery alerts of the last build: {len(rows)}", rows, columns)
 
 
+# The streaming and regulatory models build on their own schedules, never inside a batch cycle: rebuilding only
+# them does not wait for the batch lane, so a stuck batch cycle never blocks another lane.
+_OTHER_LANE_SELECTORS = ("tag:streaming", "tag:regulatory")
+
+
+def _batch_lock_unless_other_lanes(settings: Settings, selectors: list[str]) -> AbstractContextManager[None]:
+    if selectors and all(selector in _OTHER_LANE_SELECTORS for selector in selectors):
+        return nullcontext()
+    return cycle_lock(open_buckets(settings).staging, f"rebuild-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes)
+
+
 @app.command()
 def rebuild(
     select: Annotated[str, typer.Option("--select", help="dbt selection, e.g. 'trades_enriched+' or 'tag:control'.")],
@@ -565,9 +576,10 @@ def rebuild(
     as_json: JsonOption = False,
 ) -> None:
     """Rerun `dbt build` for a selection of models and their tests, without validating files. Runs under the
-    cycle lock, so it never builds while a cycle loads or builds."""
+    cycle lock, so it never builds while a cycle loads or builds (unless it selects only tag:streaming or
+    tag:regulatory, which build on their own schedules)."""
     settings = _settings()
-    with cycle_lock(open_buckets(settings).staging, f"rebuild-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes):
+    with _batch_lock_unless_other_lanes(settings, select.split()):
         result = run_dbt(
             settings,
             warehouse_dbt_target(settings),

@@ -48,15 +48,18 @@ def status(warehouse: Warehouse, buckets: Buckets, specs: Sequence[SourceSpec], 
         "group by source order by source"
     )
     completeness = []
-    if warehouse.table_columns("control", "source_completeness"):  # the dbt model exists after the first build
+    # The dbt models exist after the first build.
+    source_completeness = _model_if_built(warehouse, "source_completeness", "source, business_date, status")
+    if source_completeness is not None:
         completeness = warehouse.query(
-            f"select source, business_date, status from {control('control', 'source_completeness')} "
+            f"select source, business_date, status from {source_completeness} "
             "where business_date = @as_of and status <> 'ON_TIME' order by source",
             {"as_of": as_of},
         )
     breaks = []
-    if warehouse.table_columns("control", "file_reconciliation"):
-        breaks = _reconciliation_rows(warehouse, _STATUS_BREAK_COLUMNS, None, breaks_only=True)
+    reconciliation = _model_if_built(warehouse, "file_reconciliation", _STATUS_BREAK_COLUMNS)
+    if reconciliation is not None:
+        breaks = _reconciliation_rows(warehouse, reconciliation, _STATUS_BREAK_COLUMNS, None, breaks_only=True)
     return {
         "as_of": as_of.isoformat(),
         "last_cycles": [_jsonable(row) for row in runs],
@@ -124,8 +127,8 @@ def show_file(warehouse: Warehouse, buckets: Buckets, path: str, limit: int = 20
             {"file_id": file_id, "limit": limit},
         )
     reconciled: list[dict[str, Any]] = []
-    if warehouse.table_columns("control", "file_reconciliation"):  # none before the first build
-        reconciliation = _built_model(warehouse, "file_reconciliation", _RECONCILIATION_COLUMNS)
+    reconciliation = _model_if_built(warehouse, "file_reconciliation", _RECONCILIATION_COLUMNS)
+    if reconciliation is not None:  # none before the first build
         for file_id in file_ids:
             reconciled += warehouse.query(
                 f"select {_RECONCILIATION_COLUMNS} from {reconciliation} where file_id = @file_id",
@@ -177,18 +180,27 @@ class ModelOutdatedError(Terminal):
         name = model.split(".", 1)[1]
         super().__init__(
             f"model={model}: built before its columns {', '.join(missing)} existed; run "
-            f"'mdp rebuild --select {name}' (the next hourly cycle rebuilds it too)"
+            f"'mdp rebuild --select {name}' (its next scheduled build does too)"
         )
 
 
-def _built_model(warehouse: Warehouse, model: str, columns: str, build: str = "mdp run") -> str:
-    """The qualified name of `control.<model>` once it is built with every column of `columns` (a select list)."""
+def _model_if_built(warehouse: Warehouse, model: str, columns: str) -> str | None:
+    """The qualified name of `control.<model>` built with every column of `columns` (a select list); None before
+    its first build, `ModelOutdatedError` while it lacks a column."""
     missing = missing_columns(warehouse, "control", model, columns)
     if missing is None:
-        raise ModelNotBuiltError(f"control.{model}", build)
+        return None
     if missing:
         raise ModelOutdatedError(f"control.{model}", missing)
     return warehouse.table("control", model)
+
+
+def _built_model(warehouse: Warehouse, model: str, columns: str, build: str = "mdp run") -> str:
+    """`_model_if_built`, with `ModelNotBuiltError` before the model's first build."""
+    table = _model_if_built(warehouse, model, columns)
+    if table is None:
+        raise ModelNotBuiltError(f"control.{model}", build)
+    return table
 
 
 def _control_model_rows(warehouse: Warehouse, model: str, columns: str, start: dt.date, end: dt.date) -> list[Any]:
@@ -246,19 +258,19 @@ def file_reconciliation(
 ) -> list[dict[str, Any]]:
     """Where each loaded file's rows went, as the last batch build counted them (`control.file_reconciliation`):
     every file of the window, or of one business date; with `breaks_only`, only files that are not BALANCED."""
-    return _reconciliation_rows(warehouse, _RECONCILIATION_COLUMNS, date, breaks_only)
+    table = _built_model(warehouse, "file_reconciliation", _RECONCILIATION_COLUMNS)
+    return _reconciliation_rows(warehouse, table, _RECONCILIATION_COLUMNS, date, breaks_only)
 
 
 def _reconciliation_rows(
-    warehouse: Warehouse, columns: str, date: dt.date | None, breaks_only: bool
+    warehouse: Warehouse, table: str, columns: str, date: dt.date | None, breaks_only: bool
 ) -> list[dict[str, Any]]:
     conditions = ["business_date = @date"] if date is not None else []
     if breaks_only:
         conditions.append("reconciliation_status <> 'BALANCED'")
     where = f"where {' and '.join(conditions)} " if conditions else ""
     rows = warehouse.query(
-        f"select {columns} from {_built_model(warehouse, 'file_reconciliation', columns)} {where}"
-        "order by business_date, source, landing_key, file_id",
+        f"select {columns} from {table} {where}order by business_date, source, landing_key, file_id",
         {"date": date} if date is not None else None,
     )
     return [_jsonable(row) for row in rows]

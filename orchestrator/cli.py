@@ -34,6 +34,7 @@ from orchestrator.settings import Settings
 from orchestrator.smoke import smoke_test_source
 from orchestrator.specs import check_specs, find_spec, load_specs
 from orchestrator.specs.dbt_codegen import generate_dbt_files, stale_dbt_files
+from orchestrator.storage.base import ObjectStore
 from orchestrator.warehouse.base import Warehouse
 from orchestrator.watch.cli import register as register_watch_commands
 from regulatory_reporter.cli import register as register_reporter_commands
@@ -402,7 +403,12 @@ def files_show(
         [{**r, "failed_rules": ", ".join(r["failed_rules"])} for r in detail["quarantined_rows"]],
         ["row_number", "failed_rules", "raw_record"],
     )
-    print_table("where its rows went (control.file_reconciliation)", detail["reconciliation"], _RECONCILED_COLUMNS)
+    outdated = detail["reconciliation_outdated"]
+    # Of a model an older release built, the columns it has.
+    columns = None if outdated else _RECONCILED_COLUMNS
+    print_table("where its rows went (control.file_reconciliation)", detail["reconciliation"], columns)
+    if outdated:
+        typer.echo(f"row counts not shown: {outdated}")
 
 
 _RECONCILED_COLUMNS = (
@@ -425,11 +431,13 @@ def _repair(name: str, repair: Callable[[Warehouse, Buckets, Settings], dict[str
     """Run a repair of the warehouse under the cycle lock, so no loading cycle runs at the same time."""
     settings = _settings()
     buckets = open_buckets(settings)
-    with (
-        cycle_lock(buckets.staging, f"{name}-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes),
-        closing(open_warehouse(settings)) as warehouse,
-    ):
+    with _cycle_lock(settings, buckets.staging, name), closing(open_warehouse(settings)) as warehouse:
         return repair(warehouse, buckets, settings)
+
+
+def _cycle_lock(settings: Settings, staging: ObjectStore, command: str) -> AbstractContextManager[None]:
+    """The batch cycle lock, held by a one-off command; its holder names the command, so on-call sees who."""
+    return cycle_lock(staging, f"{command}-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes)
 
 
 @files_app.command("reload")
@@ -563,7 +571,7 @@ _OTHER_LANE_SELECTORS = ("tag:streaming", "tag:regulatory")
 def _batch_lock_unless_other_lanes(settings: Settings, selectors: list[str]) -> AbstractContextManager[None]:
     if selectors and all(selector in _OTHER_LANE_SELECTORS for selector in selectors):
         return nullcontext()
-    return cycle_lock(open_buckets(settings).staging, f"rebuild-{uuid.uuid4().hex[:8]}", settings.lock_ttl_minutes)
+    return _cycle_lock(settings, open_buckets(settings).staging, "rebuild")
 
 
 @app.command()

@@ -126,25 +126,40 @@ def show_file(warehouse: Warehouse, buckets: Buckets, path: str, limit: int = 20
             "where file_id = @file_id order by row_number limit @limit",
             {"file_id": file_id, "limit": limit},
         )
-    reconciled: list[dict[str, Any]] = []
-    reconciliation = _model_if_built(warehouse, "file_reconciliation", _RECONCILIATION_COLUMNS)
-    if reconciliation is not None:  # none before the first build
-        for file_id in file_ids:
-            reconciled += warehouse.query(
-                f"select {_RECONCILIATION_COLUMNS} from {reconciliation} where file_id = @file_id",
-                {"file_id": file_id},
-            )
+    reconciled, outdated = _reconciliation_of_files(warehouse, file_ids)
     return {
         "path": path,
         "in_buckets": located,
         "arrivals": [_jsonable({**row, "reasons": json.loads(row["reasons"] or "[]")}) for row in arrivals],
-        "reconciliation": [_jsonable(row) for row in reconciled],
+        "reconciliation": reconciled,
+        "reconciliation_outdated": outdated,
         "rule_results": rules,
         "quarantined_rows": [
             {**row, "failed_rules": json.loads(row["failed_rules"]), "raw_record": json.loads(row["raw_record"])}
             for row in rows
         ],
     }
+
+
+def _reconciliation_of_files(warehouse: Warehouse, file_ids: list[str]) -> tuple[list[dict[str, Any]], str | None]:
+    """The files' rows of `control.file_reconciliation` (none before its first build). Of a model an older release
+    built, the columns every release has, and why the rest are missing, so the file's other facts still show."""
+    columns, outdated = _RECONCILIATION_COLUMNS, None
+    try:
+        reconciliation = _model_if_built(warehouse, "file_reconciliation", columns)
+    except ModelOutdatedError as error:
+        columns, outdated = _STATUS_BREAK_COLUMNS, str(error)
+        reconciliation = _model_if_built(warehouse, "file_reconciliation", columns)
+    if reconciliation is None:
+        return [], None
+    rows = [
+        _jsonable(row)
+        for file_id in file_ids
+        for row in warehouse.query(
+            f"select {columns} from {reconciliation} where file_id = @file_id", {"file_id": file_id}
+        )
+    ]
+    return rows, outdated
 
 
 def replay_file(buckets: Buckets, path: str) -> dict[str, Any]:

@@ -135,6 +135,11 @@ def test_a_model_an_older_release_built_is_named_with_its_missing_columns_and_th
     # control.file_reconciliation as a release before processed_at and rows_not_curated built it, with one break.
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
         connection.execute(
+            "insert into control.ingested_files (file_id, landing_key, source, outcome, rows_total, rows_loaded, "
+            f"rows_quarantined, reasons) values ('{'f' * 64}', 'venues/executions/v_001.csv.gz', 'venue_executions', "
+            "'loaded', 10, 10, 0, '[]')"
+        )
+        connection.execute(
             "create table control.file_reconciliation as select 'venue_executions' as source, "
             "date '2026-11-20' as business_date, 'venues/executions/v_001.csv.gz' as landing_key, "
             f"'{'f' * 64}' as file_id, 'ROWS_MISSING' as reconciliation_status, 10 as rows_total, "
@@ -153,12 +158,24 @@ def test_a_model_an_older_release_built_is_named_with_its_missing_columns_and_th
     # The on-call's first command still shows the break: it reads only columns every release has.
     status = _mdp(tmp_path, "status", "--json")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout)["files_not_reconciled"] == [
-        {
-            "source": "venue_executions",
-            "business_date": "2026-11-20",
-            "landing_key": "venues/executions/v_001.csv.gz",
-            "file_id": "f" * 64,
-            "reconciliation_status": "ROWS_MISSING",
-        }
-    ]
+    the_break = {
+        "source": "venue_executions",
+        "business_date": "2026-11-20",
+        "landing_key": "venues/executions/v_001.csv.gz",
+        "file_id": "f" * 64,
+        "reconciliation_status": "ROWS_MISSING",
+    }
+    assert json.loads(status.stdout)["files_not_reconciled"] == [the_break]
+    # So does the file's own page, without the row counts the old model lacks, and says why.
+    shown = _mdp(tmp_path, "files", "show", "venues/executions/v_001.csv.gz", "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert [arrival["outcome"] for arrival in detail["arrivals"]] == ["loaded"]
+    assert detail["reconciliation"] == [the_break]
+    assert detail["reconciliation_outdated"].startswith(
+        "model=control.file_reconciliation: built before its columns processed_at, rows_not_curated existed"
+    )
+    table = _mdp(tmp_path, "files", "show", "venues/executions/v_001.csv.gz")
+    assert table.returncode == 0, table.stderr
+    assert "ROWS_MISSING" in table.stdout
+    assert "row counts not shown: model=control.file_reconciliation" in " ".join(table.stdout.split())

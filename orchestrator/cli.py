@@ -8,6 +8,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, closing, nullcontext
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -330,6 +331,30 @@ def sources_list(as_json: JsonOption = False) -> None:
         print_json(rows)
     else:
         print_table("sources", rows, ["name", "domain", "kind", "format", "landing_pattern"])
+
+
+@sources_app.command("relayout-raw")
+def sources_relayout_raw(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Sources whose raw tables to recreate (default: every source).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recreate the raw tables an earlier release partitioned by business date, partitioned by the day rows were
+    loaded (BigQuery; DuckDB has no partitions), keeping every row; a rerun finishes a stopped one. Runs under the
+    cycle lock."""
+
+    def relayout(warehouse: Warehouse, _: Buckets, settings: Settings) -> dict[str, Any]:
+        specs = load_specs(settings.specs_dir)
+        chosen = [find_spec(specs, name) for name in names] if names else specs
+        warehouse.ensure_layout(chosen)  # an older table gains the columns its spec clusters by
+        return {"tables": [asdict(warehouse.relayout_raw_table(spec)) for spec in chosen]}
+
+    result = _repair("relayout", relayout)
+    if as_json:
+        print_json(result)
+    else:
+        print_table("raw tables", result["tables"], ["table", "state", "partitioned_by", "rows"])
 
 
 @app.command()

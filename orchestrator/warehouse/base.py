@@ -34,6 +34,19 @@ class FileCommit:
     ingested_file: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class RawRelayout:
+    """What `relayout_raw_table` did to one raw table."""
+
+    table: str
+    state: str
+    """`relaid` (recreated by load day), `current` (already so, or an engine without partitions) or `absent`."""
+    partitioned_by: str | None
+    """The table's partitioning before the command."""
+    rows: int
+    """Rows in the table after the command."""
+
+
 class Warehouse(Protocol):
     """Raw tables, control tables and SQL; SQL parameters are written `@name`."""
 
@@ -60,6 +73,11 @@ class Warehouse(Protocol):
 
     def append_stream_messages(self, table: str, messages: pa.Table) -> None:
         """Append Pub/Sub messages (STREAM_COLUMNS) to `raw.<table>`, creating it if missing; durable on return."""
+        ...
+
+    def relayout_raw_table(self, spec: SourceSpec) -> RawRelayout:
+        """Recreate a spec's raw table that an earlier release partitioned otherwise, keeping every row; a rerun
+        finishes one that stopped half way. Run with no cycle running (the cycle lock)."""
         ...
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

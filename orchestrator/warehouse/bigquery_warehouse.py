@@ -21,7 +21,7 @@ from google.cloud.bigquery.retry import DEFAULT_JOB_RETRY, DEFAULT_RETRY
 from orchestrator.exceptions import Terminal, Transient
 from orchestrator.specs.model import SourceSpec
 from orchestrator.storage.base import ObjectStore
-from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit
+from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit, RawRelayout
 from orchestrator.warehouse.control_tables import CONTROL_TABLES, LINEAGE_COLUMNS
 
 log = logging.getLogger("mdp.warehouse")
@@ -59,12 +59,18 @@ _JOB_RETRY = DEFAULT_JOB_RETRY.with_timeout(120.0)
 # Query parameters in one INSERT statement; BigQuery allows 10,000 per query.
 _MAX_INSERT_PARAMETERS = 4000
 
+_RELAYOUT_COPY_SUFFIX = "__by_load_day"
+
 SCHEMAS = ("raw", "staging", "curation", "consumer", "dimensions", "snapshots", "control")
 _LABEL_CLEAN = re.compile(r"[^a-z0-9_-]")
 
 
 class WarehouseQueryError(Terminal):
     """BigQuery rejected the request; rerunning unchanged will fail the same way."""
+
+
+class RelayoutIncompleteError(Terminal):
+    """A raw table's copy lacks rows its original holds: the original is kept."""
 
 
 class WarehouseUnavailableError(Transient):
@@ -104,6 +110,10 @@ def _parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter:
     else:
         kind = "STRING"
     return bigquery.ScalarQueryParameter(name, kind, value)
+
+
+def _partition_field(table: bigquery.Table) -> str | None:
+    return table.time_partitioning.field if table.time_partitioning else None
 
 
 def _schema(columns: Sequence[tuple[str, str]]) -> list[bigquery.SchemaField]:
@@ -150,29 +160,40 @@ class BigQueryWarehouse:
         try:
             existing = self._client.get_table(self._reference(schema, name))
         except google_exceptions.NotFound:
-            table = bigquery.Table(self._reference(schema, name), schema=wanted)
-            if partition_field is not None:
-                table.time_partitioning = bigquery.TimePartitioning(field=partition_field)
-            if spec is not None and spec.cluster_by:
-                table.clustering_fields = list(spec.cluster_by[:4])
-            self._client.create_table(table, exists_ok=True)
+            self._create_table(schema, name, wanted, spec, partition_field)
             return
-        partitioned_by = existing.time_partitioning.field if existing.time_partitioning else None
+        partitioned_by = _partition_field(existing)
         if partition_field is not None and partitioned_by != partition_field:
             # BigQuery cannot change a table's partitioning in place; docs/batch_lane.md says how to recreate it.
             log.warning(
                 "table %s.%s is partitioned by %s, not %s: its partition expiration does not count from the day "
-                "rows were loaded (docs/batch_lane.md, 'Raw tables')",
+                "rows were loaded; with no cycle running, 'mdp sources relayout-raw %s' recreates it",
                 schema,
                 name,
                 partitioned_by or "ingestion time",
                 partition_field,
+                name,
             )
         present = {field.name for field in existing.schema}
         missing = [field for field in wanted if field.name not in present]
         if missing:
             existing.schema = [*existing.schema, *missing]
             self._client.update_table(existing, ["schema"])
+
+    def _create_table(
+        self,
+        schema: str,
+        name: str,
+        fields: Sequence[bigquery.SchemaField],
+        spec: SourceSpec | None,
+        partition_field: str | None,
+    ) -> None:
+        table = bigquery.Table(self._reference(schema, name), schema=list(fields))
+        if partition_field is not None:
+            table.time_partitioning = bigquery.TimePartitioning(field=partition_field)
+        if spec is not None and spec.cluster_by:
+            table.clustering_fields = list(spec.cluster_by[:4])
+        self._client.create_table(table, exists_ok=True)
 
     def _ensure_dataset(self, dataset: str) -> None:
         # Look before creating: the BigQuery emulator answers a second create with a retryable 500, not 409.
@@ -331,6 +352,74 @@ class BigQueryWarehouse:
                 raise _translate(error, f"streaming insert into raw.{table}") from error
             if errors:
                 raise WarehouseQueryError(f"table=raw.{table}: {len(errors)} rows rejected, first: {errors[0]}")
+
+    def relayout_raw_table(self, spec: SourceSpec) -> RawRelayout:
+        """Recreate a raw table partitioned otherwise (by `_business_date`, as before the load-day layout),
+        partitioned by the day rows were loaded and clustered per spec. BigQuery cannot repartition in place: the
+        rows go to a copy (`<name>__by_load_day`), the original is dropped only once the copy holds every row the
+        new layout keeps, then the table is made again from the copy and the copy dropped. A rerun finishes a run
+        that stopped at any step."""
+        name, copy_name = spec.name, f"{spec.name}{_RELAYOUT_COPY_SUFFIX}"
+        try:
+            table, copy = self._table_or_none("raw", name), self._table_or_none("raw", copy_name)
+            partitioned_by = _partition_field(table) if table is not None else None
+            if table is not None and partitioned_by == RAW_PARTITION_FIELD:
+                if copy is None:
+                    return RawRelayout(f"raw.{name}", "current", partitioned_by, self._raw_rows(name))
+                # Stopped after the table was made again: it may still lack the copy's rows.
+            elif table is not None:
+                if copy is not None:  # a copy a stopped run began: made again from the original
+                    self._client.delete_table(copy)
+                self._create_table("raw", copy_name, table.schema, spec, RAW_PARTITION_FIELD)
+                self._copy_rows(name, copy_name)
+                self._client.delete_table(table)
+                table = None
+            elif copy is None:
+                return RawRelayout(f"raw.{name}", "absent", None, 0)
+            if table is None:
+                fields = self._client.get_table(self._reference("raw", copy_name)).schema
+                self._create_table("raw", name, fields, spec, RAW_PARTITION_FIELD)
+            self._copy_rows(copy_name, name)
+            self._client.delete_table(self._reference("raw", copy_name))
+            return RawRelayout(f"raw.{name}", "relaid", partitioned_by, self._raw_rows(name))
+        except google_exceptions.GoogleAPICallError as error:
+            raise _translate(error, f"relayout of raw.{name}") from error
+
+    def _table_or_none(self, schema: str, name: str) -> bigquery.Table | None:
+        try:
+            return self._client.get_table(self._reference(schema, name))
+        except google_exceptions.NotFound:
+            return None
+
+    def _raw_rows(self, name: str) -> int:
+        [row] = self._run(f"select count(*) as n from {self.table('raw', name)}", operation="relayout")
+        return int(row["n"])
+
+    def _copy_rows(self, source: str, target: str) -> None:
+        """Append the rows of files `target` lacks (all of them, but after a stopped run), then check that it
+        holds every row of `source` that its partition expiration keeps."""
+        fields = ", ".join(f"`{field.name}`" for field in self._client.get_table(self._reference("raw", source)).schema)
+        source_table, target_table = self.table("raw", source), self.table("raw", target)
+        self._run(
+            f"insert into {target_table} ({fields}) select {fields} from {source_table} as copied "
+            f"where not exists (select 1 from {target_table} as present where present._file_id = copied._file_id)",
+            operation="relayout",
+        )
+        dataset = self._client.get_dataset(f"{self.project}.{self._datasets['raw']}")
+        kept = "true"
+        if dataset.default_partition_expiration_ms is not None:
+            seconds = int(dataset.default_partition_expiration_ms) // 1000
+            kept = f"{RAW_PARTITION_FIELD} >= timestamp_sub(current_timestamp(), interval {seconds} second)"
+        [counts] = self._run(
+            f"select (select count(*) from {source_table} where {kept}) as expected, "
+            f"(select count(*) from {target_table} where {kept}) as copied",
+            operation="relayout",
+        )
+        if counts["copied"] < counts["expected"]:
+            raise RelayoutIncompleteError(
+                f"table=raw.{target}: holds {counts['copied']} of the {counts['expected']} rows of raw.{source} "
+                f"that its layout keeps; raw.{source} is kept; rerun the command"
+            )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts."""

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from orchestrator.exceptions import Transient
 from orchestrator.specs.model import SourceSpec
-from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit
+from orchestrator.warehouse.base import STREAM_COLUMNS, FileCommit, RawRelayout
 from orchestrator.warehouse.control_tables import CONTROL_TABLES, DUCKDB_TYPES, LINEAGE_COLUMNS, duckdb_control_ddl
 
 SCHEMAS = ("raw", "staging", "curation", "consumer", "dimensions", "snapshots", "control")
@@ -61,6 +61,14 @@ class DuckDBWarehouse:
             for name, kind in columns:
                 if name not in existing:
                     self._connection.execute(f'alter table raw."{spec.name}" add column "{name}" {DUCKDB_TYPES[kind]}')
+
+    def relayout_raw_table(self, spec: SourceSpec) -> RawRelayout:
+        """DuckDB tables have no partitions: every raw table is current."""
+        table = f'raw."{spec.name}"'
+        if not self.table_columns("raw", spec.name):
+            return RawRelayout(f"raw.{spec.name}", "absent", None, 0)
+        [(rows,)] = self._connection.execute(f"select count(*) from {table}").fetchall()
+        return RawRelayout(f"raw.{spec.name}", "current", None, rows)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

@@ -75,6 +75,20 @@ def test_every_command_has_help(tmp_path: Path) -> None:
         assert "--json" in completed.stdout, command
 
 
+def test_relayout_raw_on_duckdb_finds_every_table_current_and_names_an_unknown_source(tmp_path: Path) -> None:
+    completed = _mdp(tmp_path, "sources", "relayout-raw", "books", "traders", "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == {
+        "tables": [
+            {"table": f"raw.{name}", "state": "current", "partitioned_by": None, "rows": 0}
+            for name in ("books", "traders")
+        ]
+    }
+    unknown = _mdp(tmp_path, "sources", "relayout-raw", "no_such_source")
+    assert unknown.returncode == 2
+    assert "no_such_source" in unknown.stderr
+
+
 def test_completeness_before_first_build_names_the_model_and_exits_2(tmp_path: Path) -> None:
     completed = _mdp(tmp_path, "completeness", "--date", "2026-11-20")
     assert completed.returncode == 2
@@ -116,6 +130,7 @@ def test_repairs_and_batch_rebuilds_refuse_while_a_cycle_holds_the_lock(tmp_path
             ["files", "reload", "venues/executions/venue_executions_20261120_001.csv.gz"],
             ["files", "requarantine", "venues/executions/venue_executions_20261120_001.csv.gz"],
             ["files", "drop-unrecorded", "books", "0" * 64],
+            ["sources", "relayout-raw"],
         ):
             completed = _mdp(tmp_path, *command)
             assert completed.returncode == 2, command

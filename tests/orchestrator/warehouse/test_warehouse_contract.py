@@ -18,9 +18,9 @@ from google.cloud import bigquery
 from orchestrator.batch.ingest import RULE_RESULTS_SCHEMA
 from orchestrator.specs import SourceSpec, find_spec
 from orchestrator.storage import LocalFolderStore, ObjectStore
-from orchestrator.warehouse.base import FileCommit, Warehouse
-from orchestrator.warehouse.bigquery_warehouse import RAW_PARTITION_FIELD, SCHEMAS, BigQueryWarehouse
-from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse
+from orchestrator.warehouse.base import FileCommit, RawRelayout, Warehouse
+from orchestrator.warehouse.bigquery_warehouse import BIGQUERY_TYPES, RAW_PARTITION_FIELD, SCHEMAS, BigQueryWarehouse
+from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse, raw_table_columns
 from tests import services
 
 Backend = tuple[Warehouse, ObjectStore]
@@ -292,7 +292,84 @@ def test_bigquery_raw_tables_are_partitioned_by_load_day_and_an_old_layout_is_na
         assert (partitioning.type_, partitioning.field) == ("DAY", RAW_PARTITION_FIELD)
         assert [record.getMessage() for record in caplog.records] == [
             "table raw.books is partitioned by _business_date, not _ingested_at: its partition expiration does not "
-            "count from the day rows were loaded (docs/batch_lane.md, 'Raw tables')"
+            "count from the day rows were loaded; with no cycle running, 'mdp sources relayout-raw books' recreates it"
         ]
+    finally:
+        warehouse.close()
+
+
+def _old_layout_books(client: bigquery.Client, table: str, books: SourceSpec, files: dict[str, int]) -> None:
+    """raw.books as an earlier release made it, partitioned by business date, with `files` (file_id: rows)."""
+    earlier = bigquery.Table(
+        table, schema=[bigquery.SchemaField(name, BIGQUERY_TYPES[kind]) for name, kind in raw_table_columns(books)]
+    )
+    earlier.time_partitioning = bigquery.TimePartitioning(field="_business_date")
+    client.create_table(earlier)
+    _insert_books(client, table, files)
+
+
+def _insert_books(client: bigquery.Client, table: str, files: dict[str, int]) -> None:
+    values = ", ".join(
+        f"('B{file_id}{row}', '{file_id}', {row}, date '2026-11-20', timestamp '2026-11-21 06:00:00')"
+        for file_id, rows in files.items()
+        for row in range(1, rows + 1)
+    )
+    client.query(
+        f"insert into `{table}` (book_id, _file_id, _source_row_number, _business_date, _ingested_at) values {values}"
+    ).result()
+
+
+def _book_rows(client: bigquery.Client, table: str) -> list[tuple[str, str]]:
+    return sorted((row["book_id"], row["_file_id"]) for row in client.query(f"select * from `{table}`").result())
+
+
+def test_relayout_recreates_an_old_raw_table_by_load_day_and_a_rerun_finishes_a_stopped_one(
+    specs: list[SourceSpec], new_gcs_store: Callable[[], ObjectStore]
+) -> None:
+    project = services.bigquery_project()
+    client = services.bigquery_client(project)
+    datasets = {schema: f"t{uuid.uuid4().hex[:10]}_{schema}" for schema in SCHEMAS}
+    warehouse = BigQueryWarehouse(client, project, "US", new_gcs_store(), datasets)
+    books = find_spec(specs, "books")
+    table, copy = f"{project}.{datasets['raw']}.books", f"{project}.{datasets['raw']}.books__by_load_day"
+    expected = sorted([("Ba1", "a"), ("Ba2", "a"), ("Bb1", "b")])
+    try:
+        warehouse.ensure_layout([])
+        _old_layout_books(client, table, books, {"a": 2, "b": 1})
+
+        assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "relaid", "_business_date", 3)
+
+        recreated = client.get_table(table)
+        assert (recreated.time_partitioning.field, recreated.clustering_fields) == (RAW_PARTITION_FIELD, ["book_id"])
+        assert _book_rows(client, table) == expected
+        assert warehouse.table_columns("raw", "books__by_load_day") == []
+        assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "current", RAW_PARTITION_FIELD, 3)
+
+        # Stopped after making the table again, before filling it all: the rerun adds only the files it lacks.
+        client.delete_table(table)
+        _old_layout_books(client, copy, books, {"a": 2, "b": 1})
+        warehouse.ensure_layout([books])
+        _insert_books(client, table, {"a": 2})
+        assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "relaid", RAW_PARTITION_FIELD, 3)
+        assert _book_rows(client, table) == expected
+
+        # Stopped while copying: the partial copy is made again from the original, which it then replaces.
+        client.delete_table(table)
+        _old_layout_books(client, table, books, {"a": 2, "b": 1})
+        _old_layout_books(client, copy, books, {"a": 1})
+        assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "relaid", "_business_date", 3)
+        assert _book_rows(client, table) == expected
+        assert warehouse.table_columns("raw", "books__by_load_day") == []
+    finally:
+        warehouse.close()
+
+
+def test_duckdb_raw_tables_have_no_partitions_to_relayout(tmp_path: Path, specs: list[SourceSpec]) -> None:
+    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    books = find_spec(specs, "books")
+    try:
+        assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "absent", None, 0)
+        warehouse.ensure_layout([books])
+        assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "current", None, 0)
     finally:
         warehouse.close()

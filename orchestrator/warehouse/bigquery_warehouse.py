@@ -164,7 +164,7 @@ class BigQueryWarehouse:
             return
         partitioned_by = _partition_field(existing)
         if partition_field is not None and partitioned_by != partition_field:
-            # BigQuery cannot change a table's partitioning in place; docs/batch_lane.md says how to recreate it.
+            # BigQuery cannot change a table's partitioning in place: `relayout_raw_table` recreates it.
             log.warning(
                 "table %s.%s is partitioned by %s, not %s: its partition expiration does not count from the day "
                 "rows were loaded; with no cycle running, 'mdp sources relayout-raw %s' recreates it",

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +20,21 @@ import pyarrow.parquet as pq
 import pytest
 from google.cloud import bigquery
 
+from orchestrator.backends import open_buckets, open_warehouse
 from orchestrator.batch.ingest import RULE_RESULTS_SCHEMA
+from orchestrator.batch.lock import LOCK_KEY
+from orchestrator.settings import Settings
 from orchestrator.specs import SourceSpec, find_spec
 from orchestrator.storage import LocalFolderStore, ObjectStore
+from orchestrator.storage.gcs import GcsStore
 from orchestrator.warehouse.base import FileCommit, RawRelayout, Warehouse
 from orchestrator.warehouse.bigquery_warehouse import BIGQUERY_TYPES, RAW_PARTITION_FIELD, SCHEMAS, BigQueryWarehouse
 from orchestrator.warehouse.duckdb_warehouse import DuckDBWarehouse, raw_table_columns
 from tests import services
 
 Backend = tuple[Warehouse, ObjectStore]
+MDP = str(Path(sys.executable).with_name("mdp"))
+BUCKET_ROLES = ("landing", "staging", "failed", "archive", "extracts")
 
 
 @pytest.fixture(params=["duckdb", "bigquery-emulator"])
@@ -373,3 +384,46 @@ def test_duckdb_raw_tables_have_no_partitions_to_relayout(tmp_path: Path, specs:
         assert warehouse.relayout_raw_table(books) == RawRelayout("raw.books", "current", None, 0)
     finally:
         warehouse.close()
+
+
+def test_mdp_sources_relayout_raw_recreates_an_old_layout_on_the_emulator_under_the_cycle_lock(
+    specs: list[SourceSpec], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    services.storage_emulator_host()
+    # The command works on the environment's own `raw` dataset: in the spare project, which every test using it
+    # empties first, so the main project's tables are left alone.
+    project = services.bigquery_spare_project()
+    run = uuid.uuid4().hex[:8]
+    environment = {**os.environ, "MDP_ENV": "emulator", "MDP_HOME": str(tmp_path), "MDP_BIGQUERY_PROJECT": project}
+    environment |= {f"MDP_BUCKET_{role.upper()}": f"mdp-{run}-{role}" for role in BUCKET_ROLES}
+    for key, value in environment.items():
+        if key.startswith("MDP_"):
+            monkeypatch.setenv(key, value)
+    settings = Settings.from_env(tmp_path, "emulator")
+    buckets = open_buckets(settings)
+    for role in BUCKET_ROLES:
+        store = buckets.by_name(role)
+        assert isinstance(store, GcsStore)
+        store.ensure_bucket()
+    client = services.bigquery_client(project)
+    with closing(open_warehouse(settings)) as warehouse:
+        warehouse.ensure_layout([])
+    table = f"{project}.raw.books"
+    client.delete_table(table, not_found_ok=True)
+    _old_layout_books(client, table, find_spec(specs, "books"), {"a": 2, "b": 1})
+
+    completed = subprocess.run(
+        [MDP, "sources", "relayout-raw", "books", "--json"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout) == {
+        "tables": [{"table": "raw.books", "state": "relaid", "partitioned_by": "_business_date", "rows": 3}]
+    }
+    assert client.get_table(table).time_partitioning.field == RAW_PARTITION_FIELD
+    assert _book_rows(client, table) == sorted([("Ba1", "a"), ("Ba2", "a"), ("Bb1", "b")])
+    assert buckets.staging.stat(LOCK_KEY) is None, "the cycle lock is released"

@@ -390,9 +390,9 @@ def test_mdp_sources_relayout_raw_recreates_an_old_layout_on_the_emulator_under_
     specs: list[SourceSpec], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services.storage_emulator_host()
-    # The command works on the environment's own `raw` dataset: in the spare project, which every test using it
-    # empties first, so the main project's tables are left alone.
-    project = services.bigquery_spare_project()
+    # The command works on the environment's own `raw` dataset, where the emulator's other tests load other
+    # sources: this test's table is its own, and it leaves none behind.
+    project = services.bigquery_project()
     run = uuid.uuid4().hex[:8]
     environment = {**os.environ, "MDP_ENV": "emulator", "MDP_HOME": str(tmp_path), "MDP_BIGQUERY_PROJECT": project}
     environment |= {f"MDP_BUCKET_{role.upper()}": f"mdp-{run}-{role}" for role in BUCKET_ROLES}
@@ -412,18 +412,21 @@ def test_mdp_sources_relayout_raw_recreates_an_old_layout_on_the_emulator_under_
     client.delete_table(table, not_found_ok=True)
     _old_layout_books(client, table, find_spec(specs, "books"), {"a": 2, "b": 1})
 
-    completed = subprocess.run(
-        [MDP, "sources", "relayout-raw", "books", "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        completed = subprocess.run(
+            [MDP, "sources", "relayout-raw", "books", "--json"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
 
-    assert completed.returncode == 0, completed.stderr
-    assert json.loads(completed.stdout) == {
-        "tables": [{"table": "raw.books", "state": "relaid", "partitioned_by": "_business_date", "rows": 3}]
-    }
-    assert client.get_table(table).time_partitioning.field == RAW_PARTITION_FIELD
-    assert _book_rows(client, table) == sorted([("Ba1", "a"), ("Ba2", "a"), ("Bb1", "b")])
-    assert buckets.staging.stat(LOCK_KEY) is None, "the cycle lock is released"
+        assert completed.returncode == 0, completed.stderr
+        assert json.loads(completed.stdout) == {
+            "tables": [{"table": "raw.books", "state": "relaid", "partitioned_by": "_business_date", "rows": 3}]
+        }
+        assert client.get_table(table).time_partitioning.field == RAW_PARTITION_FIELD
+        assert _book_rows(client, table) == sorted([("Ba1", "a"), ("Ba2", "a"), ("Bb1", "b")])
+        assert buckets.staging.stat(LOCK_KEY) is None, "the cycle lock is released"
+    finally:
+        client.delete_table(table, not_found_ok=True)

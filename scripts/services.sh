@@ -29,9 +29,10 @@ CACHE=${MDP_SERVICES_CACHE:-$HOME/.cache/mdp-services}
 RUN=${MDP_SERVICES_RUN:-$REPO/.services}
 WAIT_SECONDS=${MDP_SERVICES_WAIT:-120}
 PROJECT=mdp-test
-# A second BigQuery project on the emulator, for tests that empty a whole project (the demo's reset) while
-# other tests' datasets live in the first.
-SPARE_PROJECT=mdp-spare
+# More BigQuery projects on the emulator, each for one test module that empties a whole project (the demo's
+# reset) or runs many queries: the emulator reads a project's every job, dataset and table on each request, so a
+# project another module filled makes each of its requests slower (a dbt build there took 11 minutes, not 2).
+SPARE_PROJECTS=mdp-spare-1,mdp-spare-2,mdp-spare-3
 
 # Pins. The BigQuery emulator's pin is the `require` line in scripts/services/bigquery-emulator/go.mod.
 FAKE_GCS_WRAPPER_VERSION=0.1.1
@@ -252,7 +253,7 @@ start_bigquery() {
     # Load jobs (and EXPORT DATA) read and write gs:// through STORAGE_EMULATOR_HOST in the emulator's own
     # environment: without it they go to storage.googleapis.com.
     launch bigquery env STORAGE_EMULATOR_HOST="http://127.0.0.1:$GCS_PORT" \
-        "$BIGQUERY_DIR/bin/bigquery-emulator" --project="$PROJECT,$SPARE_PROJECT" --host=127.0.0.1 \
+        "$BIGQUERY_DIR/bin/bigquery-emulator" --project="$PROJECT,$SPARE_PROJECTS" --host=127.0.0.1 \
         --port="$BIGQUERY_PORT" --grpc-port="$BIGQUERY_GRPC_PORT" --log-level=info
 }
 
@@ -365,7 +366,7 @@ write_env_file() {
 export STORAGE_EMULATOR_HOST=http://127.0.0.1:$GCS_PORT
 export BIGQUERY_EMULATOR_HOST=http://127.0.0.1:$BIGQUERY_PORT
 export MDP_BIGQUERY_PROJECT=$PROJECT
-export MDP_BIGQUERY_SPARE_PROJECT=$SPARE_PROJECT
+export MDP_BIGQUERY_SPARE_PROJECTS=$SPARE_PROJECTS
 export PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT
 export PUBSUB_PROJECT_ID=$PROJECT
 export FIRESTORE_EMULATOR_HOST=127.0.0.1:$FIRESTORE_PORT

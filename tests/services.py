@@ -60,10 +60,15 @@ def bigquery_project() -> str:
     return _require("MDP_BIGQUERY_PROJECT", "the BigQuery emulator")
 
 
-def bigquery_spare_project() -> str:
-    """A second project on the BigQuery emulator, for a test that empties a whole project
-    (MDP_BIGQUERY_SPARE_PROJECT)."""
-    return _require("MDP_BIGQUERY_SPARE_PROJECT", "the BigQuery emulator")
+def bigquery_spare_project(number: int) -> str:
+    """The `number`th (from 1) spare project on the BigQuery emulator (MDP_BIGQUERY_SPARE_PROJECTS), for the one
+    test module that uses it: one that empties a whole project, or runs many queries. The emulator reads a
+    project's every job, dataset and table on each request, so each module's requests stay fast only in a project
+    no other module filled."""
+    projects = _require("MDP_BIGQUERY_SPARE_PROJECTS", "the BigQuery emulator").split(",")
+    if not 1 <= number <= len(projects):
+        raise ValueError(f"spare project {number}: the emulator serves {len(projects)} (scripts/services.sh)")
+    return projects[number - 1]
 
 
 def bigquery_client(project: str | None = None) -> bigquery.Client:

@@ -77,11 +77,11 @@ def both_homes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict
     base = {key: value for key, value in os.environ.items() if not key.startswith("MDP_")}
     local_env = base | {"MDP_ENV": "local", "MDP_HOME": str(root / "local")}
     run = uuid.uuid4().hex[:8]
-    # The demo empties its whole project first: it runs in the emulator's spare project, beside no other test.
+    # The demo empties its whole project first: it runs in a spare project of its own, beside no other test.
     cloud_env = base | {
         "MDP_ENV": "emulator",
         "MDP_HOME": str(root / "cloud"),
-        "MDP_BIGQUERY_PROJECT": services.bigquery_spare_project(),
+        "MDP_BIGQUERY_PROJECT": services.bigquery_spare_project(1),
     }
     cloud_env |= {
         f"MDP_BUCKET_{role.upper()}": f"mdp-parity-{run}-{role}"

@@ -141,12 +141,15 @@ def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
     project = services.pubsub_project()
     spec = fresh_stream_spec()
     specs_dir = stream_specs_dir(tmp_path, spec)
+    # Its builds run many queries: in a spare project of its own they stay fast (see bigquery_spare_project).
+    warehouse_project = services.bigquery_spare_project(3)
     environment = {
         **os.environ,
         "MDP_SPECS_DIR": str(specs_dir),
         "MDP_ENV": "emulator",
         "MDP_HOME": str(tmp_path / "home"),
-        "MDP_PROJECT": services.bigquery_project(),
+        "MDP_PROJECT": warehouse_project,
+        "MDP_BIGQUERY_PROJECT": warehouse_project,
     }
     try:
         _load_into_bigquery(spec, environment)
@@ -173,7 +176,7 @@ def _load_into_bigquery(spec: StreamSpec, environment: dict[str, str]) -> None:
     _publish(project, spec.pubsub_topic, 1200, first)
     loaded = _mdp(environment, "stream-load", "rfq", "--idle-exit", "2", "--batch-wait", "0.3", "--json")
     assert json.loads(loaded.stdout)["loaded"] == 1200
-    client = services.bigquery_client()
+    client = services.bigquery_client(environment["MDP_BIGQUERY_PROJECT"])
     try:
         rows = list(
             client.query(
@@ -204,7 +207,7 @@ def _build_streaming_models_on_bigquery(environment: dict[str, str], first: int)
     assert (json.loads(held["rejected_payload"])["side"], held["kafka_offset"]) == ("HOLD", first + 8)
     # The daily audit runs the same data tests over whole tables.
     _mdp(environment, "stream", "check", "--json", timeout=600)
-    client = services.bigquery_client()
+    client = services.bigquery_client(environment["MDP_BIGQUERY_PROJECT"])
     try:
         raw = list(client.query("select count(distinct json_value(data, '$.event_id')) as n from raw.rfq_stream"))
         staged = list(

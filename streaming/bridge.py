@@ -349,6 +349,9 @@ class Bridge:
         log.warning("stream=%s: lost %s; their in-flight messages will be read again", self.spec.name, _names(keys))
 
     def _drop(self, keys: Sequence[PartitionKey]) -> None:
+        # librdkafka keeps a partition's pause across a rebalance: one that leaves paused would come back paused
+        # and never be read again. They are still assigned here, in the rebalance callback, so resume them.
+        self._consumer.resume([TopicPartition(*key) for key in keys])
         self._tracker.forget(keys)
         self._assigned -= set(keys)
         for key in keys:

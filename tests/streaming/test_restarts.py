@@ -3,7 +3,6 @@ instances private to the test: the shared ones serve every other test."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -35,10 +34,13 @@ def _coordinates(topic: str, bootstrap: str) -> set[tuple[str, int, int]]:
     return {(topic, partition, offset) for partition, end in ends.items() for offset in range(end)}
 
 
-def test_a_broker_killed_mid_run_and_restarted_loses_nothing(tmp_path: Path) -> None:
+def test_a_broker_killed_mid_run_and_restarted_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = services.pubsub_project()
     kafka = PrivateKafka(tmp_path)
     kafka.start()
+    # The bridge reaches Pub/Sub through a gate: shut, it holds the bridge paused on its in-flight bound while the
+    # broker is away, the case where the group takes paused partitions away and gives them back.
+    gate = Gate(int(services.pubsub_emulator_host().rsplit(":", 1)[1]))
     try:
         spec = fresh_stream_spec()
         topic = spec.kafka_topics[0]
@@ -47,30 +49,37 @@ def test_a_broker_killed_mid_run_and_restarted_loses_nothing(tmp_path: Path) -> 
         with (
             stream_topics(project, spec, unique("rfq-dead-letters-sub-")),
             Collector(project, spec.subscription) as collector,
-            BridgeThread(
-                spec, kafka.bootstrap, project, max_in_flight_messages=2000, session_timeout_ms=10_000
-            ) as bridge,
         ):
-            wait_until("the bridge is under way", lambda: len(collector.coordinates()) >= 3000, 60, bridge.check)
-            kafka.kill()
-            time.sleep(2)
-            kafka.start()
-            produce(kafka.bootstrap, topic, rfq_messages(10_000, PARTITIONS, first=30_000))
-            wanted = _coordinates(topic, kafka.bootstrap)
-            assert len(wanted) == 40_000
-            collector.wait_for(wanted, timeout=180, progress=bridge.check)
-            wait_until(
-                "every offset is committed",
-                lambda: (
-                    committed_offsets(kafka.bootstrap, spec.consumer_group, topic, PARTITIONS)
-                    == end_offsets(kafka.bootstrap, topic, PARTITIONS)
-                ),
-                120,
-                bridge.check,
-            )
-            bridge.stop()
+            monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{gate.port}")
+            with BridgeThread(
+                spec, kafka.bootstrap, project, max_in_flight_messages=2000, session_timeout_ms=10_000
+            ) as bridge:
+                health = bridge.bridge.health
+                wait_until("the bridge is under way", lambda: len(collector.coordinates()) >= 3000, 60, bridge.check)
+                gate.shut()
+                wait_until("the bridge pauses on its in-flight bound", lambda: health()[1]["paused"], 60, bridge.check)
+                kafka.kill()
+                # Down past the session timeout: the group takes the partitions away.
+                wait_until("the bridge loses its partitions", lambda: health()[1]["partitions"] == 0, 60, bridge.check)
+                kafka.start()
+                gate.open()
+                produce(kafka.bootstrap, topic, rfq_messages(10_000, PARTITIONS, first=30_000))
+                wanted = _coordinates(topic, kafka.bootstrap)
+                assert len(wanted) == 40_000
+                collector.wait_for(wanted, timeout=180, progress=bridge.check)
+                wait_until(
+                    "every offset is committed",
+                    lambda: (
+                        committed_offsets(kafka.bootstrap, spec.consumer_group, topic, PARTITIONS)
+                        == end_offsets(kafka.bootstrap, topic, PARTITIONS)
+                    ),
+                    120,
+                    bridge.check,
+                )
+                bridge.stop()
         assert set(collector.coordinates()) == wanted
     finally:
+        gate.close()
         kafka.stop()
 
 

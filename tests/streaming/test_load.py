@@ -148,7 +148,6 @@ def test_stream_load_writes_to_the_bigquery_emulator(tmp_path: Path) -> None:
         "MDP_SPECS_DIR": str(specs_dir),
         "MDP_ENV": "emulator",
         "MDP_HOME": str(tmp_path / "home"),
-        "MDP_PROJECT": warehouse_project,
         "MDP_BIGQUERY_PROJECT": warehouse_project,
     }
     try:

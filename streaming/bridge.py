@@ -20,8 +20,9 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from streaming.broker_offsets import BrokerOffsets
 from streaming.exceptions import KafkaFatalError
-from streaming.kafka import consumer_config, create_consumer
+from streaming.kafka import consumer_config, create_admin, create_consumer
 from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router
 from streaming.metrics import BridgeMetrics, MetricsServer
 from streaming.offsets import OffsetTracker, PartitionKey
@@ -99,14 +100,16 @@ class Bridge:
         self._dead_letters: BatchPublisher[Token] = BatchPublisher(
             publisher_api, f"{topics}/{spec.dead_letter_topic}", self._workers, self._completions, settings.batch
         )
+        group_id = settings.group_id or spec.consumer_group
         config = consumer_config(
             settings.bootstrap_servers,
-            settings.group_id or spec.consumer_group,
+            group_id,
             settings.instance_id,
             settings.session_timeout_ms,
             self._on_commit,
         )
         self._consumer = consumer_factory(config)
+        self._broker = BrokerOffsets(create_admin(settings.bootstrap_servers), group_id, settings.watermark_interval_s)
         self._paused = False
         self._assignment_changed = False
         self._assigned: set[PartitionKey] = set()
@@ -115,6 +118,8 @@ class Bridge:
         self._last_gauges = 0.0
         self._labels: dict[PartitionKey, tuple[str, str, str]] = {}
         self._backlog: dict[PartitionKey, int] = {}
+        self._progress: dict[PartitionKey, _Progress] = {}
+        self._stalled: list[PartitionKey] = []
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -144,17 +149,19 @@ class Bridge:
             self._commit(None, asynchronous=False)
             consumer.close()
             self._workers.shutdown(wait=False, cancel_futures=True)
-            self._update_gauges(force=True)
+            self._update_gauges(final=True)
         return self.report
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """For `/healthz`: healthy while the loop keeps turning."""
+        """For `/healthz`: healthy while the loop keeps turning and reads every partition it owns."""
         stalled_for = self._clock() - self._heartbeat
+        stalled_partitions = self._stalled
         publishers = (self._publisher, self._dead_letters)
-        return stalled_for < _STALL_AFTER_S, {
+        return stalled_for < _STALL_AFTER_S and not stalled_partitions, {
             "stream": self.spec.name,
             "loop_stalled_s": round(stalled_for, 1),
             "partitions": len(self._assigned),
+            "stalled_partitions": [f"{topic}/{partition}" for topic, partition in stalled_partitions],
             "paused": self._paused,
             "in_flight": self._tracker.unhandled(),
             "kafka_backlog": sum(self._backlog.values()),
@@ -353,6 +360,7 @@ class Bridge:
         # and never be read again. They are still assigned here, in the rebalance callback, so resume them.
         self._consumer.resume([TopicPartition(*key) for key in keys])
         self._tracker.forget(keys)
+        self._broker.forget(keys)
         self._assigned -= set(keys)
         for key in keys:
             for gauge in (self.metrics.in_flight, self.metrics.commit_lag, self.metrics.committed_offset):
@@ -360,6 +368,7 @@ class Bridge:
             if key in self._backlog:
                 self.metrics.kafka_backlog.remove(*self._label(key))
                 del self._backlog[key]
+            self._progress.pop(key, None)
 
     def _finish(self, keys: Sequence[PartitionKey] | None) -> None:
         """Send every open batch and wait (up to the drain timeout) until the partitions have nothing in flight."""
@@ -395,9 +404,9 @@ class Bridge:
             labels = self._labels[key] = (self.spec.name, key[0], str(key[1]))
         return labels
 
-    def _update_gauges(self, force: bool = False) -> None:
+    def _update_gauges(self, final: bool = False) -> None:
         now = self._clock()
-        if not force and now - self._last_gauges < 1.0:
+        if not final and now - self._last_gauges < 1.0:
             return
         self._last_gauges = now
         for key, offsets in self._tracker:
@@ -405,15 +414,19 @@ class Bridge:
             self.metrics.in_flight.labels(*labels).set(offsets.unhandled)
             self.metrics.commit_lag.labels(*labels).set(offsets.uncommitted)
             self.metrics.committed_offset.labels(*labels).set(offsets.committed)
+        self._broker.refresh(self._assigned)
         self._backlog = self._kafka_backlog()
         for key, backlog in self._backlog.items():
             self.metrics.kafka_backlog.labels(*self._label(key)).set(backlog)
+        if not final:  # the consumer is closed by then: there is nothing left to watch or resume
+            self._watch_progress(now)
         held = self._publisher.pending_bytes + self._dead_letters.pending_bytes
         self.metrics.in_flight_bytes.labels(self.spec.name).set(held)
 
     def _kafka_backlog(self) -> dict[PartitionKey, int]:
-        """Per assigned partition, messages beyond the position: from the high watermark librdkafka cached from
-        its last fetch (no broker request). Partitions not fetched yet are left out."""
+        """Per assigned partition, messages beyond the position. The high watermark is the newer of librdkafka's
+        (cached from its last fetch: current while the partition is read) and the broker's (asked for now and then:
+        current when it is not). Partitions with neither a position nor a broker answer are left out."""
         if not self._assigned:
             return {}
         backlog = {}
@@ -423,14 +436,62 @@ class Bridge:
                 for p in self._consumer.position([TopicPartition(*key) for key in self._assigned])
             }
             for key in self._assigned:
+                ends = self._broker.get(key)
                 tracked = self._tracker.position(key)
                 position = tracked if tracked is not None else positions.get(key, -1)
+                if position < 0 and ends is not None:
+                    position = ends.reading_from
                 _, high = self._consumer.get_watermark_offsets(TopicPartition(*key), cached=True)
+                high = max(high, ends.high if ends is not None else -1)
                 if position >= 0 and high >= 0:
                     backlog[key] = max(high - position, 0)
         except (KafkaException, RuntimeError):  # the consumer closed (last gauges of a run): nothing to read
             return {}
         return backlog
+
+    def _watch_progress(self, now: float) -> None:
+        """A partition is stalled when, for `partition_stall_s`, new messages reached it in Kafka while this replica
+        read none of them, and it was neither paused by backpressure nor waiting for Pub/Sub. Each stalled
+        partition is resumed again (librdkafka keeps a pause across a rebalance) and named on `/healthz`, which
+        then fails: the liveness probe restarts a replica that stays stalled."""
+        stalled = []
+        for key in self._assigned:
+            position, ends = self._tracker.position(key), self._broker.get(key)
+            progress = self._progress.get(key)
+            if (
+                self._paused
+                or ends is None
+                or progress is None
+                or progress.high < 0
+                or progress.position != position
+                or self._tracker.unhandled([key])
+            ):
+                # Reading, held back on purpose, or the broker does not answer: the watch starts again.
+                self._progress[key] = _Progress(position, ends.high if ends is not None else -1, now)
+            elif now - progress.since >= self.settings.partition_stall_s and ends.high > progress.high:
+                stalled.append(key)
+        new = sorted(set(stalled) - set(self._stalled))
+        if new:
+            log.warning(
+                "stream=%s: %s unread for %.0f s while Kafka received messages for them: resuming them",
+                self.spec.name,
+                _names(new),
+                self.settings.partition_stall_s,
+            )
+        if stalled:
+            self._consumer.resume([TopicPartition(*key) for key in stalled])
+        self._stalled = sorted(stalled)
+        self.metrics.stalled_partitions.labels(self.spec.name).set(len(stalled))
+
+
+@dataclass(frozen=True)
+class _Progress:
+    """Where a partition's read stood when its stall watch (re)started."""
+
+    position: int | None
+    high: int
+    """The broker's high watermark then."""
+    since: float
 
 
 def _runs(tokens: list[Token]) -> Iterator[tuple[PartitionKey, list[int]]]:

@@ -135,6 +135,14 @@ def bridge_run(
         int | None,
         typer.Option(envvar="MDP_BRIDGE_METRICS_PORT", help="Serve /metrics and /healthz on this port."),
     ] = None,
+    partition_stall_s: Annotated[
+        float,
+        typer.Option(
+            envvar="MDP_BRIDGE_PARTITION_STALL_S",
+            min=1,
+            help="Seconds a partition may receive messages this replica does not read before /healthz fails.",
+        ),
+    ] = 300.0,
     create_missing: CreateOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -151,6 +159,7 @@ def bridge_run(
         max_in_flight_bytes=max_in_flight_bytes,
         batch=BatchSettings(max_latency_s=batch_latency_ms / 1000),
         metrics_port=metrics_port,
+        partition_stall_s=partition_stall_s,
         create_topics=create_missing,
     )
     report = run_bridge(spec, bridge_settings, _stop_on_signals())

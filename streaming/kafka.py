@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from streaming.exceptions import KafkaFatalError
 
@@ -53,6 +54,12 @@ def create_consumer(config: Mapping[str, Any]) -> Consumer:
         return Consumer(dict(config))
     except KafkaException as error:
         raise KafkaFatalError(f"kafka consumer: invalid configuration: {error}") from error
+
+
+def create_admin(bootstrap_servers: str) -> AdminClient:
+    """An admin client for the broker's own figures (watermarks, the group's commits); it connects lazily."""
+    # The typed configuration holds plain values only; callbacks go in as keywords, which librdkafka's wrapper merges.
+    return AdminClient({"bootstrap.servers": bootstrap_servers}, error_cb=_ErrorLog())
 
 
 class _ErrorLog:

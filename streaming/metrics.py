@@ -44,8 +44,8 @@ class BridgeMetrics:
         )
         self.kafka_backlog = Gauge(
             "mdp_bridge_kafka_backlog_messages",
-            "Messages in Kafka beyond what this replica has consumed: the partition's high watermark as of the last "
-            "fetch, minus the position.",
+            "Messages in Kafka beyond what this replica has consumed: the partition's high watermark (the newer of "
+            "the last fetch's and the broker's, asked once a minute) minus the position.",
             _PARTITION,
             registry=registry,
         )
@@ -67,6 +67,12 @@ class BridgeMetrics:
         )
         self.paused = Gauge(
             "mdp_bridge_paused", "1 while consumption is paused by backpressure.", ("stream",), registry=registry
+        )
+        self.stalled_partitions = Gauge(
+            "mdp_bridge_stalled_partitions",
+            "Partitions that received messages in Kafka this replica has not read for the stall time.",
+            ("stream",),
+            registry=registry,
         )
         self.publish_retries = Counter(
             "mdp_bridge_publish_retries", "Publish batches resubmitted after an error.", ("stream",), registry=registry

@@ -33,6 +33,12 @@ class BridgeSettings:
     """How often the handled prefix of each partition is committed (asynchronously)."""
     drain_timeout_s: float = 30.0
     """On revocation or shutdown, how long to wait for in-flight publishes before committing what is done."""
+    watermark_interval_s: float = 60.0
+    """How often the broker is asked for each partition's watermarks and the group's commits (the backlog gauge
+    and the stall watch); librdkafka's own figures stop with the fetching."""
+    partition_stall_s: float = 300.0
+    """A partition that receives messages this replica does not read for this long is stalled: resumed, and
+    reported on `/healthz` (MDP_BRIDGE_PARTITION_STALL_S)."""
     batch: BatchSettings = field(default_factory=BatchSettings)
     """Pub/Sub publish batching."""
     metrics_port: int | None = None

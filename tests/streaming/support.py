@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from google.api_core import exceptions as google_exceptions
 
 from streaming.bridge import Bridge, BridgeReport
+from streaming.kafka import create_consumer
 from streaming.pubsub import BatchSettings, close, publisher_client, subscriber_client
 from streaming.settings import BridgeSettings
 from streaming.spec import StreamSpec, find_stream_spec
@@ -322,8 +323,9 @@ class BridgeThread:
     def __init__(self, spec: StreamSpec, bootstrap: str, project: str, api: Any = None, **settings: Any) -> None:
         self._client = publisher_client()
         batch = settings.pop("batch", BatchSettings())
+        consumer_factory = settings.pop("consumer_factory", create_consumer)
         bridge_settings = BridgeSettings(bootstrap_servers=bootstrap, project=project, batch=batch, **settings)
-        self.bridge = Bridge(spec, bridge_settings, api or self._client)
+        self.bridge = Bridge(spec, bridge_settings, api or self._client, consumer_factory=consumer_factory)
         self._stop = threading.Event()
         self._failure: BaseException | None = None
         self._report: BridgeReport | None = None

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from streaming.metrics import MetricsServer
 from streaming.pubsub import BatchSettings, close, publisher_client
@@ -293,6 +294,90 @@ def test_the_kafka_backlog_shows_what_waits_behind_a_stalled_bridge(stream: tupl
         finally:
             server.stop()
         assert bridge.stop().published == 5000
+
+
+class PauseKeepingConsumer(Consumer):
+    """A real consumer whose partitions stay paused while `keep` is set, whatever the bridge resumes: the state a
+    partition was left in when librdkafka kept its pause across a rebalance."""
+
+    def __init__(self, config: dict[str, Any], keep: threading.Event) -> None:
+        super().__init__(config)
+        self.keep = keep
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        if not self.keep.is_set():
+            super().resume(partitions)
+
+
+def test_a_partition_left_unread_is_found_stalled_resumed_and_reported(stream: tuple[StreamSpec, str]) -> None:
+    spec, _ = stream
+    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
+    topic = spec.kafka_topics[0]
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, rfq_messages(5000, 1))
+
+    keep = threading.Event()
+    keep.set()
+    client = publisher_client()
+    api = HoldingPublisherApi(client, held_offset=0)
+    with BridgeThread(
+        spec,
+        bootstrap,
+        project,
+        api=api,
+        batch=BatchSettings(max_messages=500, max_latency_s=0.01),
+        max_in_flight_messages=1000,
+        watermark_interval_s=0.5,
+        partition_stall_s=3.0,
+        consumer_factory=lambda config: PauseKeepingConsumer(config, keep),
+    ) as bridge:
+        server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
+        server.start()
+        base = f"http://127.0.0.1:{server.port}"
+
+        def health() -> tuple[int, dict[str, Any]]:
+            status, body = _get(f"{base}/healthz")
+            return status, json.loads(body)
+
+        try:
+            wait_until("the bridge pauses at its in-flight bound", lambda: health()[1]["paused"], 60, bridge.check)
+            api.release.set()
+            # The bridge resumes; its partition stays paused, so it reads nothing more and believes it runs.
+            wait_until(
+                "the bridge runs again with nothing in flight",
+                lambda: not (answer := health()[1])["paused"] and answer["uncommitted"] == 0,
+                60,
+                bridge.check,
+            )
+            # Nothing new arrives: a backlog that stands still is not yet a stall.
+            time.sleep(4)
+            assert health()[0] == 200
+            produce(bootstrap, topic, rfq_messages(1000, 1, first=5000))
+
+            # librdkafka's watermark stopped at 5,000 with the fetching; the broker's is 6,000, 5,000 past the position.
+            wait_until(
+                "healthz fails, naming the stalled partition",
+                lambda: (answer := health())[0] == 503 and answer[1]["stalled_partitions"] == [f"{topic}/0"],
+                60,
+                bridge.check,
+            )
+            assert health()[1]["kafka_backlog"] == 5000
+            metrics = _get(f"{base}/metrics")[1]
+            assert _gauge(metrics, BACKLOG) == {"0": 5000.0}
+            assert f'mdp_bridge_stalled_partitions{{stream="{spec.name}"}} 1.0' in metrics.decode()
+
+            # The pause lets go: the bridge's own resume of a stalled partition takes, and it reads on.
+            keep.clear()
+            wait_until(
+                "every message is committed and healthz is green again",
+                lambda: _all_committed(bootstrap, spec, 1) and health()[0] == 200,
+                60,
+                bridge.check,
+            )
+            assert health()[1]["stalled_partitions"] == []
+        finally:
+            server.stop()
+        assert bridge.stop().published == 6000
 
 
 BACKLOG = "mdp_bridge_kafka_backlog_messages"

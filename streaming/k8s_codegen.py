@@ -113,7 +113,8 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.name
-          # /healthz answers 200 while the consumer is assigned and publishing; a stuck consumer is restarted.
+          # /healthz fails while the loop stops turning or a partition stays unread (docs/streaming.md,
+          # Backpressure): after a minute of failures the pod is restarted.
           livenessProbe:
             httpGet: {{ path: /healthz, port: http }}
             initialDelaySeconds: 10

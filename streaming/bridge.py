@@ -362,6 +362,7 @@ class Bridge:
         self._tracker.forget(keys)
         self._broker.forget(keys)
         self._assigned -= set(keys)
+        self._stalled = [key for key in self._stalled if key not in keys]
         for key in keys:
             for gauge in (self.metrics.in_flight, self.metrics.commit_lag, self.metrics.committed_offset):
                 gauge.remove(*self._label(key))

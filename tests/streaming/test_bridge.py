@@ -10,6 +10,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,26 @@ def _mdp(home: Path, specs_dir: Path, *arguments: str) -> subprocess.CompletedPr
     )
 
 
+def _one_partition_with(spec: StreamSpec, messages: int) -> tuple[str, str, str]:
+    """The stream's Kafka topic with one partition holding `messages` RFQ events: brokers, Pub/Sub project, topic."""
+    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
+    topic = spec.kafka_topics[0]
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, rfq_messages(messages, 1))
+    return bootstrap, project, topic
+
+
+@contextmanager
+def _serving(bridge: BridgeThread) -> Iterator[str]:
+    """The bridge's `/metrics` and `/healthz` served on a free local port, for the block: its base URL."""
+    server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.stop()
+
+
 def _all_committed(bootstrap: str, spec: StreamSpec, partitions: int) -> bool:
     topic = spec.kafka_topics[0]
     return committed_offsets(bootstrap, spec.consumer_group, topic, partitions) == end_offsets(
@@ -88,36 +109,26 @@ def test_every_message_reaches_pubsub_the_raw_table_and_staging_once(
     produced = produce(bootstrap, topic, [*messages, *messages[:50]])
     home, specs_dir = tmp_path / "home", stream_specs_dir(tmp_path, spec)
 
-    with BridgeThread(spec, bootstrap, project) as bridge:
-        server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
-        server.start()
-        try:
-            wait_until(
-                "every offset is committed", lambda: _all_committed(bootstrap, spec, partitions), 120, bridge.check
-            )
-            status, health = _get(f"http://127.0.0.1:{server.port}/healthz")
-            assert status == 200
-            assert json.loads(health)["status"] == "ok"
-            status, metrics = _get(f"http://127.0.0.1:{server.port}/metrics")
-            assert status == 200
-            published = {
-                line.split('partition="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
-                for line in metrics.decode().splitlines()
-                if line.startswith("mdp_bridge_published_messages_total{")
-            }
-            assert published == {str(p): float(produced[p]) for p in range(partitions)}
-            # Gauges are refreshed every second.
-            wait_until(
-                "the Kafka backlog of every partition is 0",
-                lambda: (
-                    _gauge(_get(f"http://127.0.0.1:{server.port}/metrics")[1], BACKLOG)
-                    == {str(p): 0.0 for p in range(partitions)}
-                ),
-                10,
-            )
-            assert _get(f"http://127.0.0.1:{server.port}/nothing")[0] == 404
-        finally:
-            server.stop()
+    with BridgeThread(spec, bootstrap, project) as bridge, _serving(bridge) as base:
+        wait_until("every offset is committed", lambda: _all_committed(bootstrap, spec, partitions), 120, bridge.check)
+        status, health = _get(f"{base}/healthz")
+        assert status == 200
+        assert json.loads(health)["status"] == "ok"
+        status, metrics = _get(f"{base}/metrics")
+        assert status == 200
+        published = {
+            line.split('partition="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.decode().splitlines()
+            if line.startswith("mdp_bridge_published_messages_total{")
+        }
+        assert published == {str(p): float(produced[p]) for p in range(partitions)}
+        # Gauges are refreshed every second.
+        wait_until(
+            "the Kafka backlog of every partition is 0",
+            lambda: _gauge(_get(f"{base}/metrics")[1], BACKLOG) == {str(p): 0.0 for p in range(partitions)},
+            10,
+        )
+        assert _get(f"{base}/nothing")[0] == 404
         report = bridge.stop()
     assert report.published == report.consumed == events - 3 + 50
     assert report.dead_lettered == {}
@@ -219,10 +230,7 @@ class HoldingPublisherApi:
 
 def test_the_commit_never_passes_a_publish_that_is_still_in_flight(stream: tuple[StreamSpec, str]) -> None:
     spec, _ = stream
-    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
-    topic = spec.kafka_topics[0]
-    create_topic(bootstrap, topic, 1)
-    produce(bootstrap, topic, rfq_messages(300, 1))
+    bootstrap, project, topic = _one_partition_with(spec, 300)
 
     client = publisher_client()
     api = HoldingPublisherApi(client, held_offset=25)
@@ -263,36 +271,31 @@ def _gauge(metrics: bytes, name: str) -> dict[str, float]:
 
 def test_the_kafka_backlog_shows_what_waits_behind_a_stalled_bridge(stream: tuple[StreamSpec, str]) -> None:
     spec, _ = stream
-    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
-    topic = spec.kafka_topics[0]
-    create_topic(bootstrap, topic, 1)
-    produce(bootstrap, topic, rfq_messages(5000, 1))
+    bootstrap, project, _ = _one_partition_with(spec, 5000)
 
     client = publisher_client()
     api = HoldingPublisherApi(client, held_offset=0)
     batches = BatchSettings(max_messages=50, max_latency_s=0.01)
-    with BridgeThread(spec, bootstrap, project, api=api, batch=batches, max_in_flight_messages=100) as bridge:
-        server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
-        server.start()
-        try:
-            backlog: dict[str, float] = {}
+    with (
+        BridgeThread(spec, bootstrap, project, api=api, batch=batches, max_in_flight_messages=100) as bridge,
+        _serving(bridge) as base,
+    ):
+        backlog: dict[str, float] = {}
 
-            def stalled_at_the_bound() -> bool:
-                backlog.update(_gauge(_get(f"http://127.0.0.1:{server.port}/metrics")[1], BACKLOG))
-                return backlog.get("0") == 4900
+        def stalled_at_the_bound() -> bool:
+            backlog.update(_gauge(_get(f"{base}/metrics")[1], BACKLOG))
+            return backlog.get("0") == 4900
 
-            # The first batch is held: the bridge pauses at 100 messages in flight; 4,900 wait in Kafka.
-            wait_until("the backlog gauge shows the 4,900 waiting", stalled_at_the_bound, 60, bridge.check)
-            assert json.loads(_get(f"http://127.0.0.1:{server.port}/healthz")[1])["kafka_backlog"] == 4900
-            api.release.set()
-            wait_until(
-                "the backlog is drained",
-                lambda: _gauge(_get(f"http://127.0.0.1:{server.port}/metrics")[1], BACKLOG) == {"0": 0.0},
-                60,
-                bridge.check,
-            )
-        finally:
-            server.stop()
+        # The first batch is held: the bridge pauses at 100 messages in flight; 4,900 wait in Kafka.
+        wait_until("the backlog gauge shows the 4,900 waiting", stalled_at_the_bound, 60, bridge.check)
+        assert json.loads(_get(f"{base}/healthz")[1])["kafka_backlog"] == 4900
+        api.release.set()
+        wait_until(
+            "the backlog is drained",
+            lambda: _gauge(_get(f"{base}/metrics")[1], BACKLOG) == {"0": 0.0},
+            60,
+            bridge.check,
+        )
         assert bridge.stop().published == 5000
 
 
@@ -311,72 +314,66 @@ class PauseKeepingConsumer(Consumer):
 
 def test_a_partition_left_unread_is_found_stalled_resumed_and_reported(stream: tuple[StreamSpec, str]) -> None:
     spec, _ = stream
-    bootstrap, project = services.kafka_bootstrap_servers(), services.pubsub_project()
-    topic = spec.kafka_topics[0]
-    create_topic(bootstrap, topic, 1)
-    produce(bootstrap, topic, rfq_messages(5000, 1))
+    bootstrap, project, topic = _one_partition_with(spec, 5000)
 
     keep = threading.Event()
     keep.set()
     client = publisher_client()
     api = HoldingPublisherApi(client, held_offset=0)
-    with BridgeThread(
-        spec,
-        bootstrap,
-        project,
-        api=api,
-        batch=BatchSettings(max_messages=500, max_latency_s=0.01),
-        max_in_flight_messages=1000,
-        watermark_interval_s=0.5,
-        partition_stall_s=3.0,
-        consumer_factory=lambda config: PauseKeepingConsumer(config, keep),
-    ) as bridge:
-        server = MetricsServer(bridge.bridge.metrics.registry, bridge.bridge.health, port=0, host="127.0.0.1")
-        server.start()
-        base = f"http://127.0.0.1:{server.port}"
+    with (
+        BridgeThread(
+            spec,
+            bootstrap,
+            project,
+            api=api,
+            batch=BatchSettings(max_messages=500, max_latency_s=0.01),
+            max_in_flight_messages=1000,
+            watermark_interval_s=0.5,
+            partition_stall_s=3.0,
+            consumer_factory=lambda config: PauseKeepingConsumer(config, keep),
+        ) as bridge,
+        _serving(bridge) as base,
+    ):
 
         def health() -> tuple[int, dict[str, Any]]:
             status, body = _get(f"{base}/healthz")
             return status, json.loads(body)
 
-        try:
-            wait_until("the bridge pauses at its in-flight bound", lambda: health()[1]["paused"], 60, bridge.check)
-            api.release.set()
-            # The bridge resumes; its partition stays paused, so it reads nothing more and believes it runs.
-            wait_until(
-                "the bridge runs again with nothing in flight",
-                lambda: not (answer := health()[1])["paused"] and answer["uncommitted"] == 0,
-                60,
-                bridge.check,
-            )
-            # Nothing new arrives: a backlog that stands still is not yet a stall.
-            time.sleep(4)
-            assert health()[0] == 200
-            produce(bootstrap, topic, rfq_messages(1000, 1, first=5000))
+        wait_until("the bridge pauses at its in-flight bound", lambda: health()[1]["paused"], 60, bridge.check)
+        api.release.set()
+        # The bridge resumes; its partition stays paused, so it reads nothing more and believes it runs.
+        wait_until(
+            "the bridge runs again with nothing in flight",
+            lambda: not (answer := health()[1])["paused"] and answer["uncommitted"] == 0,
+            60,
+            bridge.check,
+        )
+        # Nothing new arrives: a backlog that stands still is not yet a stall.
+        time.sleep(4)
+        assert health()[0] == 200
+        produce(bootstrap, topic, rfq_messages(1000, 1, first=5000))
 
-            # librdkafka's watermark stopped at 5,000 with the fetching; the broker's is 6,000, 5,000 past the position.
-            wait_until(
-                "healthz fails, naming the stalled partition",
-                lambda: (answer := health())[0] == 503 and answer[1]["stalled_partitions"] == [f"{topic}/0"],
-                60,
-                bridge.check,
-            )
-            assert health()[1]["kafka_backlog"] == 5000
-            metrics = _get(f"{base}/metrics")[1]
-            assert _gauge(metrics, BACKLOG) == {"0": 5000.0}
-            assert f'mdp_bridge_stalled_partitions{{stream="{spec.name}"}} 1.0' in metrics.decode()
+        # librdkafka's watermark stopped at 5,000 with the fetching; the broker's is 6,000, 5,000 past the position.
+        wait_until(
+            "healthz fails, naming the stalled partition",
+            lambda: (answer := health())[0] == 503 and answer[1]["stalled_partitions"] == [f"{topic}/0"],
+            60,
+            bridge.check,
+        )
+        assert health()[1]["kafka_backlog"] == 5000
+        metrics = _get(f"{base}/metrics")[1]
+        assert _gauge(metrics, BACKLOG) == {"0": 5000.0}
+        assert f'mdp_bridge_stalled_partitions{{stream="{spec.name}"}} 1.0' in metrics.decode()
 
-            # The pause lets go: the bridge's own resume of a stalled partition takes, and it reads on.
-            keep.clear()
-            wait_until(
-                "every message is committed and healthz is green again",
-                lambda: _all_committed(bootstrap, spec, 1) and health()[0] == 200,
-                60,
-                bridge.check,
-            )
-            assert health()[1]["stalled_partitions"] == []
-        finally:
-            server.stop()
+        # The pause lets go: the bridge's own resume of a stalled partition takes, and it reads on.
+        keep.clear()
+        wait_until(
+            "every message is committed and healthz is green again",
+            lambda: _all_committed(bootstrap, spec, 1) and health()[0] == 200,
+            60,
+            bridge.check,
+        )
+        assert health()[1]["stalled_partitions"] == []
         assert bridge.stop().published == 6000
 
 

@@ -111,6 +111,7 @@ class Bridge:
         self._consumer = consumer_factory(config)
         self._broker = BrokerOffsets(create_admin(settings.bootstrap_servers), group_id, settings.watermark_interval_s)
         self._paused = False
+        self._held_since: float | None = None
         self._assignment_changed = False
         self._assigned: set[PartitionKey] = set()
         self._heartbeat = clock()
@@ -163,6 +164,7 @@ class Bridge:
             "partitions": len(self._assigned),
             "stalled_partitions": [f"{topic}/{partition}" for topic, partition in stalled_partitions],
             "paused": self._paused,
+            "holding": self._held_since is not None,
             "in_flight": self._tracker.unhandled(),
             "kafka_backlog": sum(self._backlog.values()),
             "uncommitted": self._tracker.uncommitted(),
@@ -173,7 +175,7 @@ class Bridge:
 
     def _step(self) -> None:
         settings = self.settings
-        self._heartbeat = self._clock()
+        now = self._heartbeat = self._clock()
         uncommitted = self._tracker.uncommitted()
         held = self._publisher.pending_bytes + self._dead_letters.pending_bytes
         room = min(settings.consume_batch, settings.max_in_flight_messages - uncommitted)
@@ -186,7 +188,11 @@ class Bridge:
         ):
             # Resume at half the bounds, not just under them: pausing drops librdkafka's prefetched messages.
             self._set_paused(False)
-        if self._paused:
+        self._hold(now)
+        if self._held_since is not None:
+            # Publishes lag: take nothing this turn, but keep librdkafka fetching (see `_hold`).
+            self._settle(wait=0.05)
+        elif self._paused:
             if self._assignment_changed:
                 self._set_paused(True, again=True)
             # Serves rebalance and commit callbacks; paused partitions return no messages.
@@ -204,6 +210,25 @@ class Bridge:
         if due or 2 * self._tracker.uncommitted() >= settings.max_in_flight_messages:
             self._commit(None, asynchronous=True, resend=due)
         self._update_gauges()
+
+    def _hold(self, now: float) -> None:
+        """Hold while over half of a bound waits for Pub/Sub: take no messages until publishes catch up. A hold
+        keeps librdkafka's prefetched messages, which a pause drops (the resumed partitions then wait on new
+        fetches: in a backlog drain, pauses cost a fifth of the rate). Consume also serves rebalances and commit
+        results, so a hold that lasts `hold_s` (Pub/Sub slow or away) becomes a pause, which polls without taking
+        messages. Over half: a pause resumes at half or under, so a replica that just resumed is not held."""
+        settings = self.settings
+        lagging = (
+            2 * self._tracker.unhandled() > settings.max_in_flight_messages
+            or 2 * (self._publisher.pending_bytes + self._dead_letters.pending_bytes) > settings.max_in_flight_bytes
+        )
+        if self._paused or not lagging:
+            self._held_since = None
+        elif self._held_since is None:
+            self._held_since = now
+        elif now - self._held_since >= settings.hold_s:
+            self._held_since = None
+            self._set_paused(True)
 
     def _route(self, messages: Sequence[Any]) -> None:
         if not messages:

@@ -27,6 +27,9 @@ class BridgeSettings:
     publishes twice (MDP_BRIDGE_MAX_IN_FLIGHT)."""
     max_in_flight_bytes: int = 256_000_000
     """Bytes held for unacknowledged publishes; consumption pauses above it (MDP_BRIDGE_MAX_IN_FLIGHT_BYTES)."""
+    hold_s: float = 1.0
+    """While half of either bound waits for Pub/Sub, the bridge takes no messages but keeps librdkafka fetching;
+    a hold that lasts this long becomes a pause."""
     consume_batch: int = 1000
     """Messages taken from librdkafka per call."""
     commit_interval_s: float = 0.2

@@ -228,6 +228,48 @@ class HoldingPublisherApi:
         return self._api.publish(request=request, **options)
 
 
+class StalledPublisherApi:
+    """The real Publish RPC, once released: until then every request waits, as when Pub/Sub is slow or away."""
+
+    def __init__(self, api: Any) -> None:
+        self._api = api
+        self.release = threading.Event()
+
+    def publish(self, request: Any, **options: Any) -> Any:
+        """Publish after the release."""
+        assert self.release.wait(120)
+        return self._api.publish(request=request, **options)
+
+
+def test_a_bridge_waiting_for_pubsub_holds_then_pauses_and_loses_nothing(stream: tuple[StreamSpec, str]) -> None:
+    spec, _ = stream
+    bootstrap, project, _ = _one_partition_with(spec, 3000)
+
+    client = publisher_client()
+    api = StalledPublisherApi(client)
+    with BridgeThread(
+        spec, bootstrap, project, api=api, max_in_flight_messages=2000, consume_batch=100, hold_s=3.0
+    ) as bridge:
+        health, report = bridge.bridge.health, bridge.bridge.report
+        wait_until("the bridge holds once over half its bound waits", lambda: health()[1]["holding"], 60, bridge.check)
+        consumed = report.consumed
+        assert 1000 < consumed <= 1100, "it stops taking messages in the consume batch that passes half the bound"
+        time.sleep(1.0)
+        # Held, not paused: the partition is still fetched (a pause would drop what librdkafka prefetched), but
+        # the bridge takes nothing more.
+        assert {key: health()[1][key] for key in ("holding", "paused")} == {"holding": True, "paused": False}
+        assert report.consumed == consumed
+        # Pub/Sub does not catch up within the hold: the bridge pauses, and serves the group again.
+        wait_until("a hold that lasts becomes a pause", lambda: health()[1]["paused"], 10, bridge.check)
+        assert not health()[1]["holding"]
+        assert report.consumed == consumed
+        api.release.set()
+        wait_until("every message is committed", lambda: _all_committed(bootstrap, spec, 1), 60, bridge.check)
+        assert {key: health()[1][key] for key in ("holding", "paused")} == {"holding": False, "paused": False}
+        assert bridge.stop().published == 3000
+    close(client)
+
+
 def test_the_commit_never_passes_a_publish_that_is_still_in_flight(stream: tuple[StreamSpec, str]) -> None:
     spec, _ = stream
     bootstrap, project, topic = _one_partition_with(spec, 300)

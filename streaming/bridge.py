@@ -188,7 +188,7 @@ class Bridge:
         ):
             # Resume at half the bounds, not just under them: pausing drops librdkafka's prefetched messages.
             self._set_paused(False)
-        self._hold(now)
+        self._hold(now, held)
         if self._held_since is not None:
             # Publishes lag: take nothing this turn, but keep librdkafka fetching (see `_hold`).
             self._settle(wait=0.05)
@@ -211,7 +211,7 @@ class Bridge:
             self._commit(None, asynchronous=True, resend=due)
         self._update_gauges()
 
-    def _hold(self, now: float) -> None:
+    def _hold(self, now: float, held_bytes: int) -> None:
         """Hold while over half of a bound waits for Pub/Sub: take no messages until publishes catch up. A hold
         keeps librdkafka's prefetched messages, which a pause drops (the resumed partitions then wait on new
         fetches: in a backlog drain, pauses cost a fifth of the rate). Consume also serves rebalances and commit
@@ -220,7 +220,7 @@ class Bridge:
         settings = self.settings
         lagging = (
             2 * self._tracker.unhandled() > settings.max_in_flight_messages
-            or 2 * (self._publisher.pending_bytes + self._dead_letters.pending_bytes) > settings.max_in_flight_bytes
+            or 2 * held_bytes > settings.max_in_flight_bytes
         )
         if self._paused or not lagging:
             self._held_since = None

@@ -64,7 +64,7 @@ def test_the_gap_alert_knows_the_severities_the_build_logs() -> None:
 
 def test_the_bridge_alerts_query_metrics_the_bridge_exports() -> None:
     exported = {family.name for family in BridgeMetrics().registry.collect()}
-    for name in ("bridge_gauge_always_set", "bridge_paused_gauge", "bridge_backlog_gauge"):
+    for name in ("bridge_gauge_always_set", "bridge_paused_gauge", "bridge_backlog_gauge", "bridge_stalled_gauge"):
         assert _local(name) in exported, f"{_local(name)} is not a metric of streaming/metrics.py"
 
 

@@ -12,6 +12,7 @@ locals {
   bridge_gauge_always_set          = "mdp_bridge_in_flight_bytes"
   bridge_paused_gauge              = "mdp_bridge_paused"
   bridge_backlog_gauge             = "mdp_bridge_kafka_backlog_messages"
+  bridge_stalled_gauge             = "mdp_bridge_stalled_partitions"
 
   channels = [for channel in google_monitoring_notification_channel.on_call : channel.id]
   # format(filter, resource id, metric): Pub/Sub's own metrics of one topic or subscription.
@@ -132,8 +133,10 @@ resource "google_monitoring_alert_policy" "stream_delivery_lag" {
 }
 
 # The stream's bridge: no replica reports (all down, or none scheduled), consumption paused by backpressure for
-# long (Pub/Sub refuses or is slow: publishes wait at the in-flight bound), or Kafka's backlog stays high (the
-# replicas cannot keep up: scale out, up to the partition count).
+# long (Pub/Sub refuses or is slow: publishes wait at the in-flight bound), Kafka's backlog stays high (the
+# replicas cannot keep up: scale out, up to the partition count), or partitions keep going unread. A stalled
+# partition fails its replica's liveness probe, and the restart resets the gauge: so the condition looks for a
+# stall in every 15-minute window, which only stalls that come back after restarts keep up.
 resource "google_monitoring_alert_policy" "bridge" {
   for_each = var.streams
 
@@ -167,13 +170,22 @@ resource "google_monitoring_alert_policy" "bridge" {
     }
   }
 
+  conditions {
+    display_name = "partitions of ${each.key} left unread again after restarts, for ${var.bridge_stalled_for}"
+    condition_prometheus_query_language {
+      query    = "max by (stream) (max_over_time(${local.bridge_stalled_gauge}{stream=\"${each.key}\"}[15m])) > 0"
+      duration = var.bridge_stalled_for
+    }
+  }
+
   documentation {
     mime_type = "text/markdown"
     subject   = "${local.prefix}: bridge of stream ${each.key} is down or stalled"
     content   = <<-EOT
       Kafka -> Pub/Sub for stream `${each.key}` is behind: no `mdp-bridge-${each.key}` replica reports,
-      consumption is paused at its in-flight bound (see `last_publish_error` on `/healthz`), or the Kafka backlog
-      stays over ${var.bridge_backlog_messages} messages (add replicas, up to the partition count).
+      consumption is paused at its in-flight bound (see `last_publish_error` on `/healthz`), the Kafka backlog
+      stays over ${var.bridge_backlog_messages} messages (add replicas, up to the partition count), or replicas
+      keep leaving partitions unread though their liveness probes restart them (`stalled_partitions` on `/healthz`).
       Runbook: ${local.runbook.streaming_lag}
     EOT
   }

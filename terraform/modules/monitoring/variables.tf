@@ -61,6 +61,12 @@ variable "bridge_backlog_messages" {
   default     = 1000000
 }
 
+variable "bridge_stalled_for" {
+  description = "How long a stream's partitions may keep going unread (a stall in every 15 minutes, restarts notwithstanding) before an alert."
+  type        = string
+  default     = "1800s"
+}
+
 variable "stream_gap_alert_severities" {
   description = "Severities of confirmed sequence gaps that raise an alert (LOW 1 event missing, MEDIUM 2-9, HIGH 10-99, CRITICAL 100+), lowest first."
   type        = list(string)

@@ -47,8 +47,10 @@ run "every_stream_gets_its_alerts" {
       && policy.conditions[1].condition_prometheus_query_language[0].query == "max by (stream) (mdp_bridge_paused{stream=\"${stream}\"}) == 1"
       && policy.conditions[1].condition_prometheus_query_language[0].duration == "600s"
       && policy.conditions[2].condition_prometheus_query_language[0].query == "sum by (stream) (mdp_bridge_kafka_backlog_messages{stream=\"${stream}\"}) > 1000000"
+      && policy.conditions[3].condition_prometheus_query_language[0].query == "max by (stream) (max_over_time(mdp_bridge_stalled_partitions{stream=\"${stream}\"}[15m])) > 0"
+      && policy.conditions[3].condition_prometheus_query_language[0].duration == "1800s"
     ])
-    error_message = "The bridge alert must fire when no replica of the stream reports, when it stays paused 10 minutes, and when Kafka's backlog stays high."
+    error_message = "The bridge alert must fire when no replica of the stream reports, when it stays paused 10 minutes, when Kafka's backlog stays high, and when its partitions keep stalling for 30 minutes."
   }
 }
 

@@ -20,6 +20,8 @@ from streaming import runbook
 from streaming.bridge import run_bridge
 from streaming.dead_letters import DeadLetterLease, DeadLetterReplay, listing
 from streaming.exceptions import StreamSettingError
+from streaming.group_backlog import group_backlog
+from streaming.kafka import create_admin
 from streaming.load import StreamLoader
 from streaming.messages import DeadLetterReason, message_router
 from streaming.pubsub import (
@@ -167,6 +169,33 @@ def bridge_run(
         print_json(report.as_dict())
     else:
         print_table(f"bridge {stream}", [{**report.as_dict(), "committed": len(report.committed)}])
+
+
+@bridge_app.command("backlog")
+def bridge_backlog(
+    ctx: typer.Context,
+    stream: StreamArgument,
+    bootstrap_servers: Annotated[
+        str, typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka brokers, host:port[,host:port].")
+    ],
+    group_id: Annotated[
+        str | None, typer.Option(envvar="MDP_BRIDGE_GROUP_ID", help="Consumer group (default: the spec's).")
+    ] = None,
+    timeout_s: Annotated[float, typer.Option("--timeout", min=1, help="Seconds to wait for the brokers.")] = 15.0,
+    as_json: JsonOption = False,
+) -> None:
+    """The stream's consumer group as the broker sees it: each partition's replica, commit and waiting messages."""
+    spec = find_stream_spec(_settings(ctx).specs_dir, stream)
+    group = group_id or spec.consumer_group
+    backlog = group_backlog(create_admin(bootstrap_servers), spec.kafka_topics, group, timeout_s)
+    if as_json:
+        print_json({"stream": stream, **backlog.as_dict()})
+        return
+    members = ", ".join(backlog.members) or "none"
+    print_table(
+        f"bridge {stream}: group {group} {backlog.state}, replicas: {members}, waiting: {backlog.waiting}",
+        [dict(partition.__dict__) for partition in backlog.partitions],
+    )
 
 
 def stream_load(

@@ -62,5 +62,9 @@ class KafkaFatalError(StreamingError, Terminal):
     """The Kafka client reported a fatal error; the bridge stops and a restart resumes from the last commit."""
 
 
+class KafkaUnavailableError(StreamingError, Transient):
+    """The Kafka brokers did not answer a question in time."""
+
+
 class PubSubUnavailableError(StreamingError, Transient):
     """Pub/Sub did not answer or refused a request that a retry may get through."""

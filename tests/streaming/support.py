@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from google.api_core import exceptions as google_exceptions
 
@@ -114,11 +114,17 @@ def fresh_stream_spec(**changes: Any) -> StreamSpec:
 # --- Kafka ---------------------------------------------------------------------------------------------------
 
 
-def create_topic(bootstrap: str, topic: str, partitions: int, config: dict[str, str] | None = None) -> None:
-    """A topic with replication factor 1, waited for."""
+def create_topic(
+    bootstrap: str, topic: str, partitions: int, config: dict[str, str] | None = None, exist_ok: bool = False
+) -> None:
+    """A topic with replication factor 1, waited for; with `exist_ok`, one already there is kept as it is."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(topic, partitions, 1, config=config or {})], operation_timeout=30)
-    futures[topic].result(timeout=60)
+    try:
+        futures[topic].result(timeout=60)
+    except KafkaException as error:
+        if not (exist_ok and error.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
+            raise
 
 
 def produce(

@@ -187,6 +187,8 @@ resource "google_monitoring_alert_policy" "bridge" {
       stays over ${var.bridge_backlog_messages} messages (add replicas, up to the partition count), or replicas
       keep leaving partitions unread though their liveness probes restart them (`stalled_partitions` on `/healthz`).
       Runbook: ${local.runbook.streaming_lag}
+
+          mdp --env ${var.environment} bridge backlog ${each.key}
     EOT
   }
 }

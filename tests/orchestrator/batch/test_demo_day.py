@@ -50,6 +50,7 @@ from streaming.spec import find_stream_spec
 from tests import services
 from tests.regulatory_reporter.sandbox import RegulatorSandbox
 from tests.streaming.support import (
+    create_topic,
     create_topics_and_subscriptions,
     delete_topics_and_subscriptions,
     rfq_event,
@@ -287,6 +288,9 @@ def test_every_runbook_command_exists_and_succeeds(demo_home: tuple[Settings, De
     services.pubsub_emulator_host()
     project = unique("runbook-")
     _dead_letter_a_stream_event(project)
+    # The rfq stream's Kafka topic (the Kafka team's), which `bridge backlog` reads.
+    rfq = find_stream_spec(REPO / "source_specs", "rfq")
+    create_topic(services.kafka_bootstrap_servers(), rfq.kafka_topics[0], 3, exist_ok=True)
     sandbox = RegulatorSandbox().start()
     try:
         event_id = _dead_letter_a_demo_trade(dataclasses.replace(settings, home=home), sandbox)

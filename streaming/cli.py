@@ -21,7 +21,6 @@ from streaming.bridge import run_bridge
 from streaming.dead_letters import DeadLetterLease, DeadLetterReplay, listing
 from streaming.exceptions import StreamSettingError
 from streaming.group_backlog import group_backlog
-from streaming.kafka import create_admin
 from streaming.load import StreamLoader
 from streaming.messages import DeadLetterReason, message_router
 from streaming.pubsub import (
@@ -187,7 +186,7 @@ def bridge_backlog(
     """The stream's consumer group as the broker sees it: each partition's replica, commit and waiting messages."""
     spec = find_stream_spec(_settings(ctx).specs_dir, stream)
     group = group_id or spec.consumer_group
-    backlog = group_backlog(create_admin(bootstrap_servers), spec.kafka_topics, group, timeout_s)
+    backlog = group_backlog(bootstrap_servers, spec.kafka_topics, group, timeout_s)
     if as_json:
         print_json({"stream": stream, **backlog.as_dict()})
         return

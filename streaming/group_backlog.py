@@ -7,22 +7,28 @@ that no replica owns, or whose commit does not move, shows here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._group import ConsumerGroupDescription
 from confluent_kafka.admin._listoffsets import OffsetSpec
 
 from streaming.broker_offsets import PartitionEnds
 from streaming.exceptions import KafkaUnavailableError, StreamSettingError
+from streaming.kafka import create_admin
 
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 _UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
+T = TypeVar("T")
+_COORDINATOR_MOVING = frozenset(
+    {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
+)
 
 
 @dataclass(frozen=True)
@@ -62,23 +68,22 @@ class GroupBacklog:
         return {**asdict(self), "waiting": self.waiting}
 
 
-def group_backlog(admin: AdminClient, topics: Sequence[str], group: str, timeout_s: float) -> GroupBacklog:
-    """Ask the broker; `KafkaUnavailableError` when it does not answer within `timeout_s`, `StreamSettingError`
+def group_backlog(bootstrap_servers: str, topics: Sequence[str], group: str, timeout_s: float) -> GroupBacklog:
+    """Ask the brokers; `KafkaUnavailableError` when they do not answer within `timeout_s`, `StreamSettingError`
     when a topic does not exist there."""
+    admin = create_admin(bootstrap_servers)
     try:
         partitions = [
             TopicPartition(topic, number) for topic in topics for number in _partitions(admin, topic, timeout_s)
         ]
         low = admin.list_offsets(dict.fromkeys(partitions, _EARLIEST), request_timeout=timeout_s)
         high = admin.list_offsets(dict.fromkeys(partitions, _LATEST), request_timeout=timeout_s)
-        committed = admin.list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(group, partitions)], request_timeout=timeout_s
-        )[group]
-        described = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group]
-        commits = {
-            (p.topic, p.partition): p.offset for p in committed.result(timeout_s).topic_partitions if p.error is None
-        }
-        description: ConsumerGroupDescription = described.result(timeout_s)
+        deadline = time.monotonic() + timeout_s
+        description: ConsumerGroupDescription = _while_coordinator_moves(
+            lambda: admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(timeout_s),
+            deadline,
+        )
+        commits = _committed(bootstrap_servers, group, partitions, deadline)
         oldest, newest = _offsets(low, timeout_s), _offsets(high, timeout_s)
     except KafkaException as error:
         raise KafkaUnavailableError(f"kafka: group={group}: the brokers did not answer: {_reason(error)}") from error
@@ -124,6 +129,35 @@ def _partitions(admin: AdminClient, topic: str, timeout_s: float) -> list[int]:
             ) from error
         raise
     return sorted(partition.id for partition in description.partitions)
+
+
+def _committed(
+    bootstrap_servers: str, group: str, partitions: list[TopicPartition], deadline: float
+) -> dict[tuple[str, int], int]:
+    """The group's commits, asked by a consumer of the group that never joins it. Not the admin client's
+    list_consumer_group_offsets: librdkafka crashes the process when that request meets a coordinator that moved
+    or is loading (NOT_COORDINATOR: https://github.com/confluentinc/librdkafka/issues/5040), as it does the first
+    time a freshly started broker is asked about a group."""
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+    try:
+        found = _while_coordinator_moves(
+            lambda: consumer.committed(partitions, timeout=max(deadline - time.monotonic(), 0.1)), deadline
+        )
+    finally:
+        consumer.close()
+    return {(p.topic, p.partition): p.offset for p in found if p.error is None}
+
+
+def _while_coordinator_moves(ask: Callable[[], T], deadline: float) -> T:
+    """`ask()`, again while the group's coordinator is being found or loaded (a broker started, or moved it)."""
+    while True:
+        try:
+            return ask()
+        except KafkaException as error:
+            code = error.args[0].code() if error.args and isinstance(error.args[0], KafkaError) else None
+            if code not in _COORDINATOR_MOVING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _offsets(futures: dict[TopicPartition, Future[Any]], timeout_s: float) -> dict[tuple[str, int], int]:

@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, KafkaException, TopicCollection, TopicPart
 from streaming.kafka import consumer_config, create_admin
 from tests import services
 from tests.streaming.support import (
+    PrivateKafka,
     create_topic,
     free_port,
     fresh_stream_spec,
@@ -108,3 +109,19 @@ def test_brokers_that_do_not_answer_are_reported_within_the_timeout(tmp_path: Pa
     assert completed.returncode != 0
     assert "KafkaUnavailableError: kafka: group=" in completed.stderr
     assert "the brokers did not answer" in completed.stderr
+
+
+def test_a_freshly_started_broker_whose_coordinator_is_still_loading_is_asked_again(tmp_path: Path) -> None:
+    # The first question about a group to a new broker meets NOT_COORDINATOR: it is asked again. (The same answer
+    # to the admin client's list_consumer_group_offsets crashed the process, librdkafka #5040, exit -11 in four
+    # runs of four; the commits are asked by a consumer of the group instead.)
+    broker = PrivateKafka(tmp_path)
+    broker.start()
+    try:
+        spec = fresh_stream_spec()
+        create_topic(broker.bootstrap, spec.kafka_topics[0], 2)
+        read = _backlog_json(stream_specs_dir(tmp_path, spec), broker.bootstrap)
+        assert (read["state"], read["waiting"]) == ("DEAD", 0)
+        assert [(p["partition"], p["committed"]) for p in read["partitions"]] == [(0, None), (1, None)]
+    finally:
+        broker.stop()

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streaming.broker_offsets import BrokerOffsets
 from streaming.exceptions import KafkaFatalError
-from streaming.kafka import consumer_config, create_admin, create_consumer
+from streaming.kafka import consumer_config, create_admin, create_commit_reader, create_consumer
 from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router
 from streaming.metrics import BridgeMetrics, MetricsServer
 from streaming.offsets import OffsetTracker, PartitionKey
@@ -109,7 +109,11 @@ class Bridge:
             self._on_commit,
         )
         self._consumer = consumer_factory(config)
-        self._broker = BrokerOffsets(create_admin(settings.bootstrap_servers), group_id, settings.watermark_interval_s)
+        self._broker = BrokerOffsets(
+            create_admin(settings.bootstrap_servers),
+            create_commit_reader(settings.bootstrap_servers, group_id),
+            settings.watermark_interval_s,
+        )
         self._paused = False
         self._held_since: float | None = None
         self._assignment_changed = False
@@ -151,6 +155,7 @@ class Bridge:
             consumer.close()
             self._workers.shutdown(wait=False, cancel_futures=True)
             self._update_gauges(final=True)
+            self._broker.close()
         return self.report
 
     def health(self) -> tuple[bool, dict[str, Any]]:

@@ -6,6 +6,11 @@ being fetched keeps showing an old backlog, and the bridge could not tell it fro
 the broker instead, every `interval_s`; its answers arrive on futures that the loop only looks at, so a slow or
 absent broker never holds the loop up. Answers that fail are forgotten, not kept: a figure is either current or
 missing.
+
+The group's commits are asked by a consumer of the group that never joins it, on a worker thread, not by the admin
+client: librdkafka crashes the process when the admin client's list_consumer_group_offsets meets a coordinator
+that moved or is loading (NOT_COORDINATOR, https://github.com/confluentinc/librdkafka/issues/5040), as after a
+broker start or during a rolling restart.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._listoffsets import OffsetSpec
 
@@ -65,13 +70,17 @@ class BrokerOffsets:
     def __init__(
         self,
         admin: AdminClient,
-        group_id: str,
+        commits: Consumer,
         interval_s: float,
         request_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`commits`: a consumer of the group that never subscribes (`streaming.kafka.create_commit_reader`); it is
+        used on this object's worker thread only, and closed by `close`."""
         self._admin = admin
-        self._group_id = group_id
+        self._commits = commits
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker-offsets")
+        self._closed = False
         self._interval_s = interval_s
         self._request_timeout_s = request_timeout_s
         self._clock = clock
@@ -88,6 +97,12 @@ class BrokerOffsets:
         for key in keys:
             self._ends.pop(key, None)
 
+    def close(self) -> None:
+        """Wait for a question in progress (at most its timeout), then close the commit reader; no more questions."""
+        self._closed = True
+        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._commits.close()
+
     def refresh(self, keys: Collection[PartitionKey]) -> None:
         """Take the answer if it arrived; ask again for `keys` once the interval has passed and nothing is pending."""
         question = self._question
@@ -96,7 +111,7 @@ class BrokerOffsets:
                 return
             self._question = None
             self._take(question, keys)
-        if keys and self._clock() - self._asked_at >= self._interval_s:
+        if keys and not self._closed and self._clock() - self._asked_at >= self._interval_s:
             self._asked_at = self._clock()
             self._question = self._ask(sorted(keys))
 
@@ -108,11 +123,9 @@ class BrokerOffsets:
                 keys,
                 low=self._admin.list_offsets(dict.fromkeys(partitions, _EARLIEST), request_timeout=timeout),
                 high=self._admin.list_offsets(dict.fromkeys(partitions, _LATEST), request_timeout=timeout),
-                committed=self._admin.list_consumer_group_offsets(
-                    [ConsumerGroupTopicPartitions(self._group_id, partitions)], request_timeout=timeout
-                )[self._group_id],
+                committed=self._worker.submit(self._commits.committed, partitions, timeout=timeout),
             )
-        except (KafkaException, ValueError) as error:
+        except (KafkaException, ValueError, RuntimeError) as error:
             log.debug("broker offsets: cannot ask: %s", error)
             return None
 
@@ -120,8 +133,7 @@ class BrokerOffsets:
         try:
             low = _offsets(question.low)
             high = _offsets(question.high)
-            group = question.committed.result()
-            committed = {(p.topic, p.partition): p.offset for p in group.topic_partitions if p.error is None}
+            committed = {(p.topic, p.partition): p.offset for p in question.committed.result() if p.error is None}
         except KafkaException as error:
             # The broker is away or the group is moving: no figure rather than an old one.
             log.debug("broker offsets: no answer: %s", error)

@@ -13,14 +13,14 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicCollection, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._group import ConsumerGroupDescription
 from confluent_kafka.admin._listoffsets import OffsetSpec
 
 from streaming.broker_offsets import PartitionEnds
 from streaming.exceptions import KafkaUnavailableError, StreamSettingError
-from streaming.kafka import create_admin
+from streaming.kafka import create_admin, create_commit_reader
 
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
@@ -138,7 +138,7 @@ def _committed(
     list_consumer_group_offsets: librdkafka crashes the process when that request meets a coordinator that moved
     or is loading (NOT_COORDINATOR: https://github.com/confluentinc/librdkafka/issues/5040), as it does the first
     time a freshly started broker is asked about a group."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "enable.auto.commit": False})
+    consumer = create_commit_reader(bootstrap_servers, group)
     try:
         found = _while_coordinator_moves(
             lambda: consumer.committed(partitions, timeout=max(deadline - time.monotonic(), 0.1)), deadline

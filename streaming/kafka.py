@@ -56,6 +56,11 @@ def create_consumer(config: Mapping[str, Any]) -> Consumer:
         raise KafkaFatalError(f"kafka consumer: invalid configuration: {error}") from error
 
 
+def create_commit_reader(bootstrap_servers: str, group_id: str) -> Consumer:
+    """A consumer of the group that never subscribes, so never joins it: it only reads the group's commits."""
+    return create_consumer({"bootstrap.servers": bootstrap_servers, "group.id": group_id, "enable.auto.commit": False})
+
+
 def create_admin(bootstrap_servers: str) -> AdminClient:
     """An admin client for the broker's own figures (watermarks, the group's commits); it connects at once and
     reconnects by itself, reporting failures through the same throttled log as the consumer."""

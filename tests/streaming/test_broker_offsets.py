@@ -11,15 +11,27 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 
 from streaming.broker_offsets import BrokerOffsets, PartitionEnds
-from streaming.kafka import create_admin
+from streaming.kafka import create_admin, create_commit_reader
 from streaming.offsets import PartitionKey
 from tests.streaming.support import PrivateKafka, create_topic, produce, rfq_messages, unique, wait_until
+
+
+def _answered(offsets: BrokerOffsets, keys: Sequence[PartitionKey]) -> bool:
+    offsets.refresh(keys)
+    return all(offsets.get(key) is not None for key in keys)
 
 
 def _refreshed(offsets: BrokerOffsets, keys: Sequence[PartitionKey], calls: list[float]) -> None:
     started = time.monotonic()
     offsets.refresh(keys)
     calls.append(time.monotonic() - started)
+
+
+def _broker_offsets(bootstrap: str, group: str) -> BrokerOffsets:
+    """Asking every 0.2 s, each question given 3 s."""
+    return BrokerOffsets(
+        create_admin(bootstrap), create_commit_reader(bootstrap, group), interval_s=0.2, request_timeout_s=3.0
+    )
 
 
 def test_the_broker_answers_each_partitions_offsets_and_nothing_while_it_is_away(tmp_path: Path) -> None:
@@ -37,7 +49,7 @@ def test_the_broker_answers_each_partitions_offsets_and_nothing_while_it_is_away
         admin.delete_records([TopicPartition(topic, 1, 2)])[TopicPartition(topic, 1, 2)].result(timeout=30)
 
         keys = [(topic, 0), (topic, 1)]
-        offsets = BrokerOffsets(admin, group, interval_s=0.2, request_timeout_s=3.0)
+        offsets = _broker_offsets(broker.bootstrap, group)
         calls: list[float] = []
 
         def answered() -> bool:
@@ -58,5 +70,24 @@ def test_the_broker_answers_each_partitions_offsets_and_nothing_while_it_is_away
         wait_until("the figures are dropped once the broker stops answering", forgotten, 60)
         # Questions take up to their 3 s timeout to fail; asking and looking never waited for them.
         assert max(calls) < 1.0, f"a refresh took {max(calls):.2f} s"
+        offsets.close()
+    finally:
+        broker.stop()
+
+
+def test_a_group_a_freshly_started_broker_has_never_seen_is_answered_without_a_crash(tmp_path: Path) -> None:
+    # The first question about a group to a new broker meets NOT_COORDINATOR. Asked with the admin client's
+    # list_consumer_group_offsets, that answer crashed the process (librdkafka #5040); the commits are now asked by
+    # a consumer of the group, and a failed answer is asked again on the next interval.
+    broker = PrivateKafka(tmp_path)
+    broker.start()
+    try:
+        topic, group = unique("offsets-"), unique("offsets-group-")
+        create_topic(broker.bootstrap, topic, 2)
+        keys = [(topic, 0), (topic, 1)]
+        offsets = _broker_offsets(broker.bootstrap, group)
+        wait_until("the broker answers for both partitions", lambda: _answered(offsets, keys), 60)
+        assert [offsets.get(key) for key in keys] == [PartitionEnds(0, 0, None), PartitionEnds(0, 0, None)]
+        offsets.close()
     finally:
         broker.stop()

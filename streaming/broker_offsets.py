@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,8 +134,8 @@ class BrokerOffsets:
             low = _offsets(question.low)
             high = _offsets(question.high)
             committed = {(p.topic, p.partition): p.offset for p in question.committed.result() if p.error is None}
-        except KafkaException as error:
-            # The broker is away or the group is moving: no figure rather than an old one.
+        except (KafkaException, RuntimeError, CancelledError) as error:
+            # The broker is away or the group is moving (or the reader closed): no figure rather than an old one.
             log.debug("broker offsets: no answer: %s", error)
             self.forget(question.keys)
             return

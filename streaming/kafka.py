@@ -62,7 +62,7 @@ def create_commit_reader(bootstrap_servers: str, group_id: str) -> Consumer:
 
 
 def create_admin(bootstrap_servers: str) -> AdminClient:
-    """An admin client for the broker's own figures (watermarks, the group's commits); it connects at once and
+    """An admin client for the broker's own figures (watermarks, topics, the group's members); it connects at once and
     reconnects by itself, reporting failures through the same throttled log as the consumer."""
     # The typed configuration holds plain values only; callbacks go in as keywords, which librdkafka's wrapper merges.
     return AdminClient({"bootstrap.servers": bootstrap_servers}, error_cb=_ErrorLog())

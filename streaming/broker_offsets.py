@@ -30,8 +30,8 @@ from streaming.offsets import PartitionKey
 
 log = logging.getLogger("mdp.streaming.broker_offsets")
 
-_EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
-_LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
+EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
+LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 _NO_OFFSET = -1001  # librdkafka's OFFSET_INVALID: the group committed nothing for the partition
 
 
@@ -121,8 +121,8 @@ class BrokerOffsets:
         try:
             return _Question(
                 keys,
-                low=self._admin.list_offsets(dict.fromkeys(partitions, _EARLIEST), request_timeout=timeout),
-                high=self._admin.list_offsets(dict.fromkeys(partitions, _LATEST), request_timeout=timeout),
+                low=self._admin.list_offsets(dict.fromkeys(partitions, EARLIEST), request_timeout=timeout),
+                high=self._admin.list_offsets(dict.fromkeys(partitions, LATEST), request_timeout=timeout),
                 committed=self._worker.submit(self._commits.committed, partitions, timeout=timeout),
             )
         except (KafkaException, ValueError, RuntimeError) as error:
@@ -131,8 +131,8 @@ class BrokerOffsets:
 
     def _take(self, question: _Question, assigned: Collection[PartitionKey]) -> None:
         try:
-            low = _offsets(question.low)
-            high = _offsets(question.high)
+            low = listed_offsets(question.low)
+            high = listed_offsets(question.high)
             committed = {(p.topic, p.partition): p.offset for p in question.committed.result() if p.error is None}
         except (KafkaException, RuntimeError, CancelledError) as error:
             # The broker is away or the group is moving (or the reader closed): no figure rather than an old one.
@@ -147,5 +147,6 @@ class BrokerOffsets:
                 self._ends.pop(key, None)
 
 
-def _offsets(futures: dict[Any, Future[Any]]) -> dict[PartitionKey, int]:
-    return {(p.topic, p.partition): future.result().offset for p, future in futures.items()}
+def listed_offsets(futures: dict[Any, Future[Any]], timeout_s: float | None = None) -> dict[PartitionKey, int]:
+    """The offsets `AdminClient.list_offsets` answered, per partition; its errors raise `KafkaException`."""
+    return {(p.topic, p.partition): future.result(timeout_s).offset for p, future in futures.items()}

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._group import ConsumerGroupDescription
-from confluent_kafka.admin._listoffsets import OffsetSpec
 
-from streaming.broker_offsets import PartitionEnds
+from streaming.broker_offsets import EARLIEST, LATEST, PartitionEnds, listed_offsets
 from streaming.exceptions import KafkaUnavailableError, StreamSettingError
 from streaming.kafka import create_admin, create_commit_reader
 
-_EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]
-_LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
 _UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 T = TypeVar("T")
 _COORDINATOR_MOVING = frozenset(
@@ -76,15 +72,15 @@ def group_backlog(bootstrap_servers: str, topics: Sequence[str], group: str, tim
         partitions = [
             TopicPartition(topic, number) for topic in topics for number in _partitions(admin, topic, timeout_s)
         ]
-        low = admin.list_offsets(dict.fromkeys(partitions, _EARLIEST), request_timeout=timeout_s)
-        high = admin.list_offsets(dict.fromkeys(partitions, _LATEST), request_timeout=timeout_s)
+        low = admin.list_offsets(dict.fromkeys(partitions, EARLIEST), request_timeout=timeout_s)
+        high = admin.list_offsets(dict.fromkeys(partitions, LATEST), request_timeout=timeout_s)
         deadline = time.monotonic() + timeout_s
         description: ConsumerGroupDescription = _while_coordinator_moves(
             lambda: admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(timeout_s),
             deadline,
         )
         commits = _committed(bootstrap_servers, group, partitions, deadline)
-        oldest, newest = _offsets(low, timeout_s), _offsets(high, timeout_s)
+        oldest, newest = listed_offsets(low, timeout_s), listed_offsets(high, timeout_s)
     except KafkaException as error:
         raise KafkaUnavailableError(f"kafka: group={group}: the brokers did not answer: {_reason(error)}") from error
     except TimeoutError as error:
@@ -158,10 +154,6 @@ def _while_coordinator_moves(ask: Callable[[], T], deadline: float) -> T:
             if code not in _COORDINATOR_MOVING or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def _offsets(futures: dict[TopicPartition, Future[Any]], timeout_s: float) -> dict[tuple[str, int], int]:
-    return {(p.topic, p.partition): future.result(timeout_s).offset for p, future in futures.items()}
 
 
 def _reason(error: KafkaException) -> str:

@@ -10,14 +10,22 @@ SEED ?= 7
 SOURCE ?= venue_executions
 ENV ?= local
 SERVICES := scripts/services.sh
+# The bridge's codec (Rust, built by maturin on install); its build cache is shared between checkouts.
+CODEC := streaming_codec
+CODEC_SOURCES := $(addprefix $(CODEC)/,Cargo.toml Cargo.lock pyproject.toml streaming_codec.pyi) \
+	$(wildcard $(CODEC)/src/*.rs)
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/mdp-tools/cargo-target/$(CODEC)
 
 .PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench bench-streaming \
 	bench-reporter tf-check k8s-check image-check docs clean
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml $(CODEC_SOURCES)
+	@command -v cargo >/dev/null || { echo "make install: cargo is missing: the bridge's codec ($(CODEC)/) is Rust:" \
+		"install Rust 1.85 or later (rustup's stable, with clippy and rustfmt for make lint)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check pip==25.3
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps ./$(CODEC)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -27,6 +35,7 @@ lint: install ## ruff, mypy --strict, spec validation, generated dbt and Kuberne
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	cd $(CODEC) && cargo fmt --check && cargo clippy --locked --release --quiet -- -D warnings
 	$(MDP) specs validate
 	$(MDP) specs generate-dbt --check
 	$(MDP) specs generate-k8s --check

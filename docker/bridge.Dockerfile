@@ -4,6 +4,19 @@
 # The base image is pinned to an exact release tag; the release job resolves it to a digest when it pushes.
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
+# The mdp package imports the bridge's codec (streaming_codec/, Rust): a wheel built in a stage of its own.
+ARG RUST_IMAGE=rust:1.95.0-slim-bookworm
+
+# --- codec: streaming_codec as a wheel for the base image's Python (Debian bookworm's is 3.11, as the base's) ---
+FROM ${RUST_IMAGE} AS codec
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN apt-get update && apt-get install --yes --no-install-recommends python3 python3-venv \
+    && rm -rf /var/lib/apt/lists/* && python3 -m venv /opt/maturin && /opt/maturin/bin/pip install maturin==1.16.0
+WORKDIR /src
+COPY streaming_codec streaming_codec
+RUN /opt/maturin/bin/maturin build --release --locked --manifest-path streaming_codec/Cargo.toml \
+    --interpreter python3 --out /wheels
+
 # --- build: a venv with the locked dependencies, then our package without touching them ------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1
@@ -16,7 +29,8 @@ COPY pyproject.toml README.md ./
 COPY orchestrator orchestrator
 COPY streaming streaming
 COPY regulatory_reporter regulatory_reporter
-RUN pip install --no-deps . && python -m compileall -q /opt/venv
+COPY --from=codec /wheels /wheels
+RUN pip install --no-deps /wheels/*.whl && pip install --no-deps . && python -m compileall -q /opt/venv
 
 # --- runtime -----------------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

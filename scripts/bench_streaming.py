@@ -3,11 +3,15 @@
 0. A warm-up of both ceilings, discarded: the broker and the emulator are JVMs; cold, the Kafka ceiling measured
    a fifth of its warm rate, and the emulator used twice the CPU per message until about 2 million publishes.
 1. Kafka ceiling: librdkafka consuming a backlog alone, with the bridge's consumer settings.
-2. Pub/Sub ceiling: the bridge's batching publisher alone, same batching, same messages (built beforehand).
+2. Pub/Sub ceiling: the bridge's batching publisher alone, same batching, publishing the same messages routed
+   and framed beforehand (so it measures publishing alone: no Kafka, no checks, no encoding).
 3. The bridge's sustained rate over the same backlog; `bridge_ratio` = bridge rate / the lower ceiling. Steps 2
-   and 3 alternate over `--rounds` rounds (the publish ceiling alone ranged from 158,000 to 222,000 msg/s between
-   runs); each round's ratio pairs measurements taken a few seconds apart, and the figures reported are the
-   medians, with every round under `rounds`.
+   and 3 alternate over `--rounds` rounds (the publish ceiling alone varies by a third between runs: the
+   emulator's JIT); each round's ratio pairs measurements taken a few seconds apart, and the figures reported are
+   the medians, with every round under `rounds`.
+   `isolated_cores`: steps 1 to 3 again with the machine split, every test service (the emulator, the broker) on
+   core 0 and this process on the others, as in production, where Pub/Sub and Kafka do not share the bridge's
+   CPU. Here they do: at the ceiling the emulator alone keeps 1.1 to 1.6 of the 2 cores busy.
    `scale_out`: the same with every core in use, as many publisher processes against as many `mdp bridge run`
    replicas of one consumer group (by default one per core).
 4. End to end at 2,000 msg/s: producer -> `mdp bridge run` -> Pub/Sub -> `mdp stream-load` -> DuckDB raw table;
@@ -21,7 +25,9 @@ Needs the test services (`make bench-streaming` starts them). Writes bench/resul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import platform
@@ -51,9 +57,17 @@ from confluent_kafka import Consumer, Producer  # noqa: E402 - the repository ro
 from streaming.bridge import Bridge  # noqa: E402
 from streaming.kafka import consumer_config  # noqa: E402
 from streaming.messages import MessageRouter  # noqa: E402
-from streaming.pubsub import BatchPublisher, BatchSettings, PublishBatch, close, publisher_client  # noqa: E402
+from streaming.pubsub import (  # noqa: E402
+    BatchPublisher,
+    BatchSettings,
+    PublishBatch,
+    PublishRpc,
+    close,
+    publisher_client,
+)
 from streaming.settings import BridgeSettings  # noqa: E402
 from streaming.spec import StreamSpec  # noqa: E402
+from streaming_codec import frame  # noqa: E402
 from tests.streaming.support import (  # noqa: E402
     MDP,
     Collector,
@@ -145,35 +159,44 @@ def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
 def pubsub_ceiling(
     project: str, count: int, sample: list[bytes], meter: CpuMeter, before_start: Callable[[], None] = lambda: None
 ) -> float:
-    """Messages per second the bridge's publisher gets acknowledged, messages and attributes built beforehand
-    (a pool, cycled: millions of prepared messages would measure this process's memory, not the publisher)."""
+    """Messages per second the bridge's publisher gets acknowledged, publishing alone: the messages are routed and
+    framed beforehand (a pool, cycled: millions of prepared messages would measure this process's memory, not
+    the publisher), then handed over a thousand at a time as the bridge hands over a consumed batch."""
     client = publisher_client()
     topic = client.topic_path(project, unique("bench-publish-"))
     client.create_topic(name=topic)
     router = MessageRouter(fresh_stream_spec())
-    pool = [
-        router.route(sample[n % len(sample)], b"RFQ", "bench", n % PARTITIONS, n, 1_795_400_000_000 + n)
-        for n in range(min(count, PUBLISH_POOL))
+    framed = [
+        frame(outgoing.data, outgoing.attributes, outgoing.ordering_key)
+        for outgoing in (
+            router.route(sample[n % len(sample)], b"RFQ", "bench", n % PARTITIONS, n, 1_795_400_000_000 + n)
+            for n in range(PUBLISH_POOL)
+        )
     ]
+    frames, ends = b"".join(framed), list(itertools.accumulate(map(len, framed)))
+    chunk = 1000  # PUBLISH_POOL is a multiple
     completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
     settings = BatchSettings()
     with ThreadPoolExecutor(max_workers=2 * settings.concurrency) as workers:
-        publisher: BatchPublisher[int] = BatchPublisher(client, topic, workers, completions, settings)
+        publisher: BatchPublisher[int] = BatchPublisher(PublishRpc(client), topic, workers, completions, settings)
         acknowledged = 0
         before_start()
         meter.start()
         started = time.perf_counter()
-        for number in range(count):
-            publisher.add(pool[number % PUBLISH_POOL], number)
-            if number % 1000 == 999:
-                publisher.pump()
-                while True:  # settle without blocking, as the bridge does between consumes
-                    try:
-                        batch = completions.get_nowait()
-                    except queue.Empty:
-                        break
-                    settled = publisher.settle(batch)
-                    acknowledged += len(settled.tokens) if settled else 0
+        for number in range(0, count, chunk):
+            first = number % PUBLISH_POOL
+            size = min(chunk, count - number)
+            publisher.add_frames(
+                frames, ends, range(number - first, number - first + PUBLISH_POOL), first, first + size
+            )
+            publisher.pump()
+            while True:  # settle without blocking, as the bridge does between consumes
+                try:
+                    batch = completions.get_nowait()
+                except queue.Empty:
+                    break
+                settled = publisher.settle(batch)
+                acknowledged += len(settled.tokens) if settled else 0
         publisher.flush()
         while acknowledged < count:
             publisher.pump()
@@ -220,7 +243,7 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: Cpu
     client = publisher_client()
     for name in (spec.pubsub_topic, spec.dead_letter_topic):
         client.create_topic(name=client.topic_path(project, name))
-    bridge = Bridge(spec, BridgeSettings(bootstrap_servers=bootstrap, project=project), client)
+    bridge = Bridge(spec, BridgeSettings(bootstrap_servers=bootstrap, project=project), PublishRpc(client))
     stop = threading.Event()
     runner = threading.Thread(target=bridge.run, args=(stop,))
     runner.start()
@@ -250,6 +273,54 @@ def ceiling_and_bridge(
         "bridge_msgs": bridge,
         "bridge_ratio": round(bridge / min(kafka_ceiling_msgs, ceiling), 3),
         "cpu_cores": {"pubsub_ceiling": publishing.cores, "bridge": bridging.cores},
+    }
+
+
+def rounds_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of ceiling-and-bridge rounds, the cores of the median round, and every round."""
+    median = sorted(rounds, key=lambda r: r["bridge_ratio"])[len(rounds) // 2]
+    return {
+        "pubsub_publish_msgs": round(statistics.median(r["pubsub_publish_msgs"] for r in rounds)),
+        "bridge_msgs": round(statistics.median(r["bridge_msgs"] for r in rounds)),
+        "bridge_ratio": median["bridge_ratio"],
+        # Cores per party while each rate of the median round was measured; on a machine with few cores,
+        # `machine_busy` near the core count means the rate is bound by the machine, not by the code.
+        "cpu_cores": median["cpu_cores"],
+        "rounds": rounds,
+    }
+
+
+def _pin(pids: list[int], cores: set[int]) -> None:
+    """Run every thread of these processes on `cores` (threads they start later inherit it)."""
+    for pid in pids:
+        for thread in psutil.Process(pid).threads():
+            with contextlib.suppress(ProcessLookupError):  # the thread ended meanwhile
+                os.sched_setaffinity(thread.id, cores)
+
+
+def isolated_cores(
+    bootstrap: str, project: str, topic: str, count: int, sample: list[bytes], rounds: int
+) -> dict[str, Any]:
+    """Steps 1 to 3 with the test services on core 0 and this process on the other cores, then the machine as it
+    was. The services are every process of `make services-up` (their pid files), so none competes with the
+    bridge; the bridge's own threads (librdkafka's, the publish workers) stay on its cores."""
+    everything, services_core = set(range(os.cpu_count() or 1)), {0}
+    pid_files = Path(os.environ.get("MDP_SERVICES_RUN", REPO / ".services")) / "pids"
+    services = [int(path.read_text()) for path in pid_files.glob("*.pid") if path.read_text().strip().isdigit()]
+    services = [pid for pid in services if psutil.pid_exists(pid)]
+    services += [child.pid for pid in services for child in psutil.Process(pid).children(recursive=True)]
+    try:
+        _pin(services, services_core)
+        _pin([os.getpid()], everything - services_core)
+        kafka = round(kafka_ceiling(bootstrap, topic, count))
+        measured = [ceiling_and_bridge(bootstrap, project, topic, count, sample, kafka) for _ in range(rounds)]
+    finally:
+        _pin([*services, os.getpid()], everything)
+    return {
+        "services_cores": sorted(services_core),
+        "bridge_cores": sorted(everything - services_core),
+        "kafka_consume_msgs": kafka,
+        **rounds_summary(measured),
     }
 
 
@@ -503,14 +574,12 @@ def main() -> None:
         rounds.append(
             ceiling_and_bridge(bootstrap, project, topic, arguments.backlog, sample, results["kafka_consume_msgs"])
         )
-    median = sorted(rounds, key=lambda r: r["bridge_ratio"])[len(rounds) // 2]
-    results["pubsub_publish_msgs"] = round(statistics.median(r["pubsub_publish_msgs"] for r in rounds))
-    results["bridge_msgs"] = round(statistics.median(r["bridge_msgs"] for r in rounds))
-    results["bridge_ratio"] = median["bridge_ratio"]
-    # Cores per party while each rate of the median round was measured; on a machine with few cores,
-    # `machine_busy` near the core count means the rate is bound by the machine, not by the code.
-    results["cpu_cores"] = median["cpu_cores"]
-    results["rounds"] = rounds
+    results.update(rounds_summary(rounds))
+    if (os.cpu_count() or 1) >= 2:
+        print("the same with the services on core 0 and the bridge on the others", file=sys.stderr)
+        results["isolated_cores"] = isolated_cores(
+            bootstrap, project, topic, arguments.backlog, sample, arguments.rounds
+        )
     print("measuring google-cloud-pubsub's own publisher, for reference", file=sys.stderr)
     results["client_library_publish_msgs"] = round(client_library_ceiling(project, arguments.backlog // 3, sample))
     print(f"measuring {arguments.replicas} bridge replicas against {arguments.replicas} publishers", file=sys.stderr)

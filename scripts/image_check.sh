@@ -5,7 +5,9 @@
 #   1. base          the pinned base image (ARG PYTHON_IMAGE of the Dockerfiles), pulled. Where its registry
 #                    cannot be reached, a stand-in built here instead: Debian bookworm (debootstrap) with
 #                    Debian's Python 3.11, the Debian release and Python minor of the pinned image. The
-#                    summary says which one was used.
+#                    summary says which one was used. Likewise the codec stage's Rust image (ARG RUST_IMAGE):
+#                    pulled, else a stand-in of the Python one with gcc and this machine's Rust toolchain, which
+#                    must be the pinned release.
 #   2. build         buildah bud of each Dockerfile; layers are cached between runs
 #   3. config        each image runs as 10001:10001 (the manifests' runAsUser), its entry point is `mdp`, and
 #                    nothing of its build stage (/src, pip's cache) is left in it
@@ -34,6 +36,7 @@ IMAGES=(orchestrator bridge reporter)
 DEMO_DATE=2026-11-20
 DEMO_SEED=7
 STANDIN=localhost/mdp-python-standin:bookworm
+RUST_STANDIN=localhost/mdp-rust-standin:bookworm
 # The uid and gid of the manifests' securityContext (runAsUser/runAsGroup) and of the Dockerfiles' USER.
 APP_USER=10001:10001
 
@@ -68,14 +71,15 @@ bh() {
 
 # --- 1. base -------------------------------------------------------------------------------------------------
 
-pinned_base() {
+# The value of `ARG <name>=` in every Dockerfile; they must agree.
+pinned_arg() {
     local image pins=()
     for image in "${IMAGES[@]}"; do
-        pins+=("$(sed -n 's/^ARG PYTHON_IMAGE=//p' "$REPO/docker/$image.Dockerfile")")
+        pins+=("$(sed -n "s/^ARG $1=//p" "$REPO/docker/$image.Dockerfile")")
     done
-    [[ -n ${pins[0]} ]] || die "docker/${IMAGES[0]}.Dockerfile has no ARG PYTHON_IMAGE"
+    [[ -n ${pins[0]} ]] || die "docker/${IMAGES[0]}.Dockerfile has no ARG $1"
     for pin in "${pins[@]}"; do
-        [[ $pin == "${pins[0]}" ]] || die "the Dockerfiles pin different base images: ${pins[*]}"
+        [[ $pin == "${pins[0]}" ]] || die "the Dockerfiles pin different $1 images: ${pins[*]}"
     done
     echo "${pins[0]}"
 }
@@ -106,7 +110,45 @@ build_standin() {
     say "stand-in base: built in $((SECONDS - started))s"
 }
 
-PINNED=$(pinned_base)
+# The codec stage's image (ARG RUST_IMAGE): Debian bookworm with gcc and this machine's Rust toolchain, which must
+# be the pinned image's release, on the Python stand-in (maturin runs on its Python).
+build_rust_standin() {
+    if bh inspect --type image "$RUST_STANDIN" >/dev/null 2>&1; then
+        return
+    fi
+    local pinned_release=${PINNED_RUST#rust:} sysroot release started=$SECONDS container
+    pinned_release=${pinned_release%%-*}
+    command -v rustc >/dev/null || die "no Rust toolchain here to build the $PINNED_RUST stand-in from"
+    release=$(rustc --version | cut -d' ' -f2)
+    [[ $release == "$pinned_release" ]] ||
+        die "the $PINNED_RUST stand-in needs Rust $pinned_release here, not $release"
+    sysroot=$(rustc --print sysroot)
+    say "rust stand-in: Rust $release from $sysroot, gcc from Debian"
+    container=$(bh from --quiet "$STANDIN")
+    CONTAINERS+=("$container")
+    bh run --isolation chroot "${build_mounts[@]}" "$container" -- sh -c \
+        'apt-get update -qq && apt-get install -qq --yes --no-install-recommends gcc libc6-dev >/dev/null &&
+         rm -rf /var/lib/apt/lists/*' >"$WORK/rust-standin.log" 2>&1 || {
+        tail -n 20 "$WORK/rust-standin.log" >&2
+        die "installing gcc into the rust stand-in failed"
+    }
+    # rustc, cargo and the x86_64 standard library: what a build for this machine's target needs.
+    tar -C "$sysroot" -cf "$WORK/rust.tar" bin/cargo bin/rustc lib/librustc_driver-*.so lib/libLLVM* \
+        lib/rustlib/x86_64-unknown-linux-gnu
+    bh add --quiet "$container" "$WORK/rust.tar" /usr/local/rust >/dev/null
+    bh config --env PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        --env CARGO_HOME=/usr/local/cargo "$container"
+    bh commit --quiet "$container" "$RUST_STANDIN" >/dev/null
+    say "rust stand-in: built in $((SECONDS - started))s"
+}
+
+# The machine's CA bundle, for pip inside RUN steps behind a TLS-inspecting proxy; mounted, never copied in.
+CA_BUNDLE=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
+build_mounts=()
+[[ -f $CA_BUNDLE ]] && build_mounts=(--volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
+
+PINNED=$(pinned_arg PYTHON_IMAGE)
+PINNED_RUST=$(pinned_arg RUST_IMAGE)
 BASE=""
 case $BASE_MODE in
 pull | auto)
@@ -130,18 +172,31 @@ if [[ -z $BASE ]]; then
     CONTAINERS+=("$container")
     step base "stand-in: Debian bookworm, $(bh run --isolation chroot "$container" -- python3 --version 2>&1) ($PINNED: registry unreachable)"
 fi
+# The codec stage's Rust image, from the same registry as the base, else its stand-in.
+RUST_BASE=""
+if [[ $BASE != "$STANDIN" ]]; then
+    if timeout 300 "${SUDO[@]}" buildah --root "$CACHE/storage" --runroot "$CACHE/run" --storage-driver overlay \
+        pull --quiet "docker.io/library/$PINNED_RUST" >"$WORK/pull-rust.log" 2>&1; then
+        RUST_BASE=docker.io/library/$PINNED_RUST
+        step "rust base" "ok: $PINNED_RUST (pulled)"
+    elif [[ $BASE_MODE == pull ]]; then
+        cat "$WORK/pull-rust.log" >&2
+        die "could not pull $PINNED_RUST"
+    fi
+fi
+if [[ -z $RUST_BASE ]]; then
+    build_rust_standin
+    RUST_BASE=$RUST_STANDIN
+    step "rust base" "stand-in: the Python stand-in with gcc and this machine's $(rustc --version | cut -d' ' -f1-2) ($PINNED_RUST: registry unreachable)"
+fi
 
 # --- 2. build ------------------------------------------------------------------------------------------------
-
-# The machine's CA bundle, for pip inside RUN steps behind a TLS-inspecting proxy; mounted, never copied in.
-CA_BUNDLE=${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}
-build_mounts=()
-[[ -f $CA_BUNDLE ]] && build_mounts=(--volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
 
 for image in "${IMAGES[@]}"; do
     started=$SECONDS
     say "build: mdp-$image (log: $WORK/build-$image.log; a cold build takes a few minutes)"
-    bh bud --isolation chroot --layers "${build_mounts[@]}" --build-arg "PYTHON_IMAGE=$BASE" \
+    bh bud --isolation chroot --layers "${build_mounts[@]}" \
+        --build-arg "PYTHON_IMAGE=$BASE" --build-arg "RUST_IMAGE=$RUST_BASE" \
         --file "$REPO/docker/$image.Dockerfile" --tag "localhost/mdp-$image:check" "$REPO" \
         >"$WORK/build-$image.log" 2>&1 || {
         tail -n 30 "$WORK/build-$image.log" >&2

@@ -23,12 +23,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from streaming.broker_offsets import BrokerOffsets
 from streaming.exceptions import KafkaFatalError
 from streaming.kafka import consumer_config, create_admin, create_commit_reader, create_consumer
-from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router
+from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router, stream_encoder
 from streaming.metrics import BridgeMetrics, MetricsServer
 from streaming.offsets import OffsetTracker, PartitionKey
 from streaming.pubsub import (
     BatchPublisher,
     PublishBatch,
+    PublishRpc,
     Settled,
     close,
     ensure_subscription,
@@ -74,7 +75,7 @@ class Bridge:
         self,
         spec: StreamSpec,
         settings: BridgeSettings,
-        publisher_api: Any,
+        publisher_api: PublishRpc,
         metrics: BridgeMetrics | None = None,
         consumer_factory: Callable[[dict[str, Any]], Consumer] = create_consumer,
         clock: Callable[[], float] = time.monotonic,
@@ -85,6 +86,8 @@ class Bridge:
         self.report = BridgeReport(spec.name)
         self._clock = clock
         self._router = message_router(spec)
+        # JSON streams: the usual message is checked and framed in compiled code, the rest by the router.
+        self._encoder = stream_encoder(spec)
         self._tracker = OffsetTracker()
         self._completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
         self._workers = ThreadPoolExecutor(max_workers=2 * settings.batch.concurrency, thread_name_prefix="publish")
@@ -235,12 +238,42 @@ class Bridge:
             self._held_since = None
             self._set_paused(True)
 
-    def _route(self, messages: Sequence[Any]) -> None:
+    def _route(self, messages: list[Any]) -> None:
         if not messages:
             return
+        if self._encoder is not None:
+            encoded = self._encoder.encode(messages)
+            frames, ends, tokens, others = encoded.frames, encoded.ends, encoded.tokens, encoded.others
+        else:
+            frames, ends, tokens, others = b"", [], [], list(range(len(messages)))
+        if others:
+            tokens = self._route_others(messages, others, frames, ends, tokens)
+        else:
+            self._publisher.add_frames(frames, ends, tokens)
+        # Recorded before any of these publishes can settle: results are taken on this thread, later in the turn.
+        consumed: dict[PartitionKey, int] = {}
+        for key, offsets in _runs(tokens):
+            if self._tracker.consume(key, offsets):
+                log.warning("topic=%s partition=%d: consumer moved back to offset %d", *key, min(offsets))
+            consumed[key] = consumed.get(key, 0) + len(offsets)
+        for key, count in consumed.items():
+            self.metrics.consumed.labels(*self._label(key)).inc(count)
+        self.report.consumed += len(tokens)
+
+    def _route_others(
+        self, messages: list[Any], others: list[int], frames: bytes, ends: list[int], encoded: list[Token]
+    ) -> list[Token]:
+        """Publish the encoded messages and route the others (at `others` in `messages`), in the order consumed:
+        with ordering keys, publishes keep Kafka's order. Returns every message's token in that order."""
         router, publisher = self._router, self._publisher
         tokens: list[Token] = []
-        for message in messages:
+        done = 0  # encoded messages queued so far
+        for count, position in enumerate(others):
+            before = position - count  # encoded messages that came before this one
+            publisher.add_frames(frames, ends, encoded, done, before)
+            tokens.extend(encoded[done:before])
+            done = before
+            message = messages[position]
             error = message.error()
             if error is not None:
                 self._kafka_error(error)
@@ -253,15 +286,9 @@ class Bridge:
                 publisher.add(outgoing, token)
             else:
                 self._send_dead_letter(outgoing, token)
-        # Recorded before any of these publishes can settle: results are taken on this thread, later in the turn.
-        consumed: dict[PartitionKey, int] = {}
-        for key, offsets in _runs(tokens):
-            if self._tracker.consume(key, offsets):
-                log.warning("topic=%s partition=%d: consumer moved back to offset %d", *key, min(offsets))
-            consumed[key] = consumed.get(key, 0) + len(offsets)
-        for key, count in consumed.items():
-            self.metrics.consumed.labels(*self._label(key)).inc(count)
-        self.report.consumed += len(tokens)
+        publisher.add_frames(frames, ends, encoded, done)
+        tokens.extend(encoded[done:])
+        return tokens
 
     def _send_dead_letter(self, letter: Outgoing, token: Token) -> None:
         key, offset = token
@@ -310,7 +337,7 @@ class Bridge:
             tracker.handle(key, offsets)
             per_partition[key] = per_partition.get(key, 0) + len(offsets)
         if batch.publisher is self._dead_letters:
-            for (key, _), message in zip(settled.tokens, batch.request.messages, strict=True):
+            for (key, _), message in zip(settled.tokens, batch.messages, strict=True):
                 reason = message.attributes["reason"]
                 self.report.dead_lettered[reason] = self.report.dead_lettered.get(reason, 0) + 1
                 self.metrics.dead_lettered.labels(*self._label(key), reason).inc()
@@ -326,7 +353,7 @@ class Bridge:
         detail = f"{type(settled.rejected).__name__}: {settled.rejected}"
         log.error("topic=%s: Pub/Sub rejected %d messages: %s", batch.publisher.topic_path, len(batch.tokens), detail)
         from_dead_letters = batch.publisher is self._dead_letters
-        for token, message in zip(settled.tokens, batch.request.messages, strict=True):
+        for token, message in zip(settled.tokens, batch.messages, strict=True):
             # A rejected dead letter is sent again without its payload, which is what can make it invalid.
             data = b"" if from_dead_letters else bytes(message.data)
             letter = dead_letter(data, dict(message.attributes), DeadLetterReason.REJECTED, detail)
@@ -557,7 +584,7 @@ def run_bridge(spec: StreamSpec, settings: BridgeSettings, stop: threading.Event
             for topic in (spec.pubsub_topic, spec.dead_letter_topic):
                 ensure_topic(client, client.topic_path(settings.project, topic))
             ensure_dead_letter_subscription(spec, settings.project)
-        bridge = Bridge(spec, settings, client)
+        bridge = Bridge(spec, settings, PublishRpc(client))
         server = None
         if settings.metrics_port is not None:
             server = MetricsServer(bridge.metrics.registry, bridge.health, settings.metrics_port)

@@ -14,6 +14,7 @@ import orjson
 
 from streaming.avro import AvroDecodeError, AvroDecoder, read_avro_schema, to_json
 from streaming.spec import StreamSpec
+from streaming_codec import StreamEncoder
 
 PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
 """A publish request, and so one message with its attributes, is at most 10 MB."""
@@ -195,6 +196,21 @@ class AvroMessageRouter(MessageRouter):
 def message_router(spec: StreamSpec) -> MessageRouter:
     """The router for the stream's payload format."""
     return AvroMessageRouter(spec) if spec.payload_format == "avro" else MessageRouter(spec)
+
+
+def stream_encoder(spec: StreamSpec) -> StreamEncoder | None:
+    """The compiled encoder of the stream's usual messages (`streaming_codec`), which leaves the rest to the router;
+    None for Avro streams, whose every message the router decodes."""
+    if spec.payload_format != "json":
+        return None
+    return StreamEncoder(
+        spec.name,
+        spec.schema_version,
+        spec.event_id_field,
+        spec.sequence_field,
+        spec.event_time_field,
+        spec.ordering_key_field,
+    )
 
 
 def dead_letter(data: bytes, attributes: dict[str, str], reason: DeadLetterReason, detail: str) -> Outgoing:

@@ -1,30 +1,37 @@
 """Pub/Sub: clients, topics and subscriptions, and a batching publisher on the Publish RPC.
 
-The client library's batching publisher costs ~65 µs of Python per message (a future and a callback each); the
-bridge batches itself and sends raw protobuf requests on the generated (GAPIC) client, one future per batch,
-which is several times faster. Clients honour PUBSUB_EMULATOR_HOST, so the same code talks to the emulator.
+The client library's batching publisher costs ~65 µs of Python per message (a future and a callback each). The
+bridge batches itself, one future per batch, and builds each publish request's bytes itself: messages arrive
+framed by `streaming_codec` (compiled), are appended to the request's bytes, and the request is sent as it is on
+the generated client's channel, so nothing is built or serialized message by message in Python. Clients honour
+PUBSUB_EMULATOR_HOST, so the same code talks to the emulator.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import queue
 import time
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from google.api_core import exceptions as google_exceptions
+from google.api_core.grpc_helpers import wrap_errors
 from google.api_core.retry import Retry, if_exception_type
 from google.auth.credentials import AnonymousCredentials
 from google.pubsub_v1 import PublisherClient, SubscriberClient
-from google.pubsub_v1.types import PublishRequest, ReceivedMessage
+from google.pubsub_v1.services.publisher.transports.grpc import PublisherGrpcTransport
+from google.pubsub_v1.types import PublishRequest, PublishResponse, ReceivedMessage
 
 from streaming.exceptions import PubSubUnavailableError
 from streaming.messages import Outgoing
+from streaming_codec import frame, request_head
 
 log = logging.getLogger("mdp.streaming.pubsub")
 
@@ -59,6 +66,41 @@ def _client_options() -> dict[str, Any]:
 def publisher_client() -> PublisherClient:
     """A publisher on the Publish RPC itself (GAPIC: no client-side batching)."""
     return PublisherClient(**_client_options())
+
+
+@dataclass(frozen=True)
+class EncodedPublishRequest:
+    """A PublishRequest already serialized: the topic field, then one framed message after another."""
+
+    topic: str
+    body: bytes
+
+    @property
+    def messages(self) -> Sequence[Any]:
+        """The request's PubsubMessages, decoded (for the rare paths that read them back, and for tests)."""
+        return _RequestPb.FromString(self.body).messages  # type: ignore[no-any-return]
+
+
+class PublishRpc:
+    """The Publish RPC on a generated client's channel, sending requests the caller serialized."""
+
+    _METHOD = "/google.pubsub.v1.Publisher/Publish"
+
+    def __init__(self, client: PublisherClient) -> None:
+        channel = cast(PublisherGrpcTransport, client.transport).grpc_channel
+        # No request serializer: the request goes as the bytes given. Errors become google.api_core's, as the
+        # generated client's are.
+        self._call = wrap_errors(  # type: ignore[no-untyped-call]
+            channel.unary_unary(
+                self._METHOD, request_serializer=None, response_deserializer=PublishResponse.deserialize
+            )
+        )
+
+    def publish(self, request: EncodedPublishRequest, *, retry: Retry, timeout: float) -> None:
+        """Send one request; transient errors are retried by `retry`, others raised."""
+        # The routing header the generated client sends with every publish.
+        metadata = (("x-goog-request-params", f"topic={urllib.parse.quote(request.topic, safe='')}"),)
+        retry(self._call)(request.body, timeout=timeout, metadata=metadata)
 
 
 def subscriber_client() -> SubscriberClient:
@@ -163,10 +205,10 @@ class BatchSettings:
 
 @dataclass(eq=False)
 class PublishBatch(Generic[T]):
-    """One publish request and the tokens of its messages."""
+    """One publish request, serialized as it fills, and the tokens of its messages."""
 
     publisher: BatchPublisher[T]
-    request: Any
+    body: bytearray
     opened_at: float
     tokens: list[T] = field(default_factory=list)
     size_bytes: int = 0
@@ -174,6 +216,11 @@ class PublishBatch(Generic[T]):
     not_before: float = 0.0
     sent_at: float = 0.0
     error: BaseException | None = None
+
+    @property
+    def messages(self) -> Sequence[Any]:
+        """The batch's PubsubMessages, decoded."""
+        return EncodedPublishRequest(self.publisher.topic_path, bytes(self.body)).messages
 
 
 @dataclass(frozen=True)
@@ -234,26 +281,39 @@ class BatchPublisher(Generic[T]):
 
     def add(self, message: Outgoing, token: T) -> None:
         """Queue one message; it is sent when its batch fills up or ages (see `pump`)."""
-        batch = self._open
-        if batch is None:
-            batch = self._open = PublishBatch(self, _RequestPb(topic=self.topic_path), self._clock())
-        pb = batch.request.messages.add(data=message.data, ordering_key=message.ordering_key)
-        # Item by item: given to the constructor, a map goes through the pure-Python MutableMapping.update.
-        attributes = pb.attributes
-        for name, value in message.attributes.items():
-            attributes[name] = value
-        size = pb.ByteSize() + 8  # its share of the request: the message and its framing
-        if batch.tokens and batch.size_bytes + size > self._settings.max_bytes:
-            # Too big for this batch: it moves to a new one.
-            del batch.request.messages[-1]
-            self._close_open()
-            batch = self._open = PublishBatch(self, _RequestPb(topic=self.topic_path), self._clock())
-            batch.request.messages.append(pb)
-        batch.tokens.append(token)
-        batch.size_bytes += size
-        self.pending_bytes += size
-        if len(batch.tokens) >= self._settings.max_messages:
-            self._close_open()
+        framed = frame(message.data, message.attributes, message.ordering_key)
+        self.add_frames(framed, [len(framed)], [token])
+
+    def add_frames(
+        self, frames: bytes, ends: Sequence[int], tokens: Sequence[T], first: int = 0, stop: int | None = None
+    ) -> None:
+        """Queue framed messages (`streaming_codec`): message n is `frames[ends[n - 1]:ends[n]]`, with token
+        `tokens[n]`; only messages `first` to `stop` (default: the rest). Cut into batches without a Python step
+        per message: each batch takes the longest run that fits its message and byte limits."""
+        settings = self._settings
+        stop = len(tokens) if stop is None else stop
+        view = memoryview(frames)
+        at = first
+        while at < stop:
+            batch = self._open
+            if batch is None:
+                batch = self._open = PublishBatch(self, bytearray(request_head(self.topic_path)), self._clock())
+            start = ends[at - 1] if at else 0
+            until = min(stop, at + settings.max_messages - len(batch.tokens))
+            until = bisect.bisect_right(ends, start + settings.max_bytes - batch.size_bytes, at, until)
+            if until == at:
+                if batch.tokens:  # the next message does not fit: it starts a new batch
+                    self._close_open()
+                    continue
+                until = at + 1  # a message over the byte limit alone: Pub/Sub will say whether it is too large
+            size = ends[until - 1] - start
+            batch.body += view[start : ends[until - 1]]
+            batch.tokens.extend(tokens[at:until])
+            batch.size_bytes += size
+            self.pending_bytes += size
+            at = until
+            if len(batch.tokens) >= settings.max_messages:
+                self._close_open()
 
     def flush(self) -> None:
         """Send the open batch without waiting for it to fill."""
@@ -308,7 +368,7 @@ class BatchPublisher(Generic[T]):
         """Worker thread: one Publish RPC; the result goes to the owner's completion queue."""
         try:
             self._api.publish(
-                request=PublishRequest.wrap(batch.request),
+                EncodedPublishRequest(self.topic_path, bytes(batch.body)),
                 retry=self._retry,
                 timeout=self._settings.rpc_deadline_s,
             )
@@ -318,15 +378,20 @@ class BatchPublisher(Generic[T]):
 
 
 def publish_all(
-    api: Any, topic_path: str, messages: Sequence[Outgoing], ordered: bool = False, deadline_s: float = 120.0
+    client: PublisherClient,
+    topic_path: str,
+    messages: Sequence[Outgoing],
+    ordered: bool = False,
+    deadline_s: float = 120.0,
 ) -> list[BaseException | None]:
     """Publish messages with the bridge's batching and wait for every one: per message, None when Pub/Sub
     acknowledged it or the error it was rejected with. Transient errors are retried until `deadline_s`, then
     `PubSubUnavailableError` (some messages may have been published: the callers' messages are at least once)."""
     completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
     outcomes: list[BaseException | None] = [None] * len(messages)
+    rpc = PublishRpc(client)
     with ThreadPoolExecutor(max_workers=BatchSettings().concurrency) as executor:
-        publisher: BatchPublisher[int] = BatchPublisher(api, topic_path, executor, completions, ordered=ordered)
+        publisher: BatchPublisher[int] = BatchPublisher(rpc, topic_path, executor, completions, ordered=ordered)
         for index, message in enumerate(messages):
             publisher.add(message, index)
         publisher.flush()

@@ -29,7 +29,7 @@ from google.api_core import exceptions as google_exceptions
 
 from streaming.bridge import Bridge, BridgeReport
 from streaming.kafka import create_consumer
-from streaming.pubsub import BatchSettings, close, publisher_client, subscriber_client
+from streaming.pubsub import BatchSettings, PublishRpc, close, publisher_client, subscriber_client
 from streaming.settings import BridgeSettings
 from streaming.spec import StreamSpec, find_stream_spec
 
@@ -331,7 +331,7 @@ class BridgeThread:
         batch = settings.pop("batch", BatchSettings())
         consumer_factory = settings.pop("consumer_factory", create_consumer)
         bridge_settings = BridgeSettings(bootstrap_servers=bootstrap, project=project, batch=batch, **settings)
-        self.bridge = Bridge(spec, bridge_settings, api or self._client, consumer_factory=consumer_factory)
+        self.bridge = Bridge(spec, bridge_settings, api or PublishRpc(self._client), consumer_factory=consumer_factory)
         self._stop = threading.Event()
         self._failure: BaseException | None = None
         self._report: BridgeReport | None = None

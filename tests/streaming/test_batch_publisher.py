@@ -3,6 +3,7 @@ order under retries, and requests Pub/Sub rejects."""
 
 from __future__ import annotations
 
+import itertools
 import queue
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -13,6 +14,7 @@ from google.api_core import exceptions as google_exceptions
 
 from streaming.messages import Outgoing
 from streaming.pubsub import BatchPublisher, BatchSettings, PublishBatch, Settled
+from streaming_codec import frame
 
 TOPIC = "projects/mdp-test/topics/rfq-events"
 
@@ -103,6 +105,25 @@ def test_a_message_that_would_overflow_the_byte_limit_starts_the_next_batch_inta
     publisher.flush()
     assert api.sent == [[0, 1], [2]]
     assert [s.tokens for s in _settle_all(publisher, completions) if s] == [[0, 1], [2]]
+
+
+def test_framed_messages_are_cut_into_batches_by_count_and_bytes_in_their_order() -> None:
+    api, clock = RecordingApi(), Clock()
+    publisher, completions = _publisher(api, clock, max_messages=4, max_bytes=2500, concurrency=8)
+    sizes = [100, 100, 100, 100, 100, 1000, 1300, 1000, 100, 3000, 100]
+    framed = [frame(b"x" * size, {"kafka_offset": str(offset)}) for offset, size in enumerate(sizes)]
+    frames, ends = b"".join(framed), list(itertools.accumulate(map(len, framed)))
+    tokens = list(range(len(sizes)))
+    publisher.add_frames(frames, ends, tokens, 0, 2)  # a consumed batch in two parts, as around a routed message
+    publisher.add(_message(99), 99)
+    publisher.add_frames(frames, ends, tokens, 2)
+    publisher.flush()
+    assert api.sent == [[0, 1, 99, 2], [3, 4, 5], [6, 7, 8], [9], [10]], (
+        "four messages at most; a message that does not fit starts the next batch; one over the byte limit goes "
+        "alone, for Pub/Sub to judge"
+    )
+    assert [s.tokens for s in _settle_all(publisher, completions) if s] == api.sent
+    assert publisher.pending_bytes == 0
 
 
 def test_a_failed_batch_is_resent_after_a_backoff_and_settles_once_published() -> None:

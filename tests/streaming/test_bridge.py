@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from streaming.metrics import MetricsServer
-from streaming.pubsub import BatchSettings, close, publisher_client
+from streaming.pubsub import BatchSettings, PublishRpc, close, publisher_client
 from streaming.spec import StreamSpec
 from tests import services
 from tests.streaming.support import (
@@ -246,7 +246,7 @@ def test_a_bridge_waiting_for_pubsub_holds_then_pauses_and_loses_nothing(stream:
     bootstrap, project, _ = _one_partition_with(spec, 3000)
 
     client = publisher_client()
-    api = StalledPublisherApi(client)
+    api = StalledPublisherApi(PublishRpc(client))
     with BridgeThread(
         spec, bootstrap, project, api=api, max_in_flight_messages=2000, consume_batch=100, hold_s=3.0
     ) as bridge:
@@ -275,7 +275,7 @@ def test_the_commit_never_passes_a_publish_that_is_still_in_flight(stream: tuple
     bootstrap, project, topic = _one_partition_with(spec, 300)
 
     client = publisher_client()
-    api = HoldingPublisherApi(client, held_offset=25)
+    api = HoldingPublisherApi(PublishRpc(client), held_offset=25)
     batches = BatchSettings(max_messages=10, max_latency_s=0.01, concurrency=4)
     with (
         Collector(project, spec.subscription) as published,
@@ -316,7 +316,7 @@ def test_the_kafka_backlog_shows_what_waits_behind_a_stalled_bridge(stream: tupl
     bootstrap, project, _ = _one_partition_with(spec, 5000)
 
     client = publisher_client()
-    api = HoldingPublisherApi(client, held_offset=0)
+    api = HoldingPublisherApi(PublishRpc(client), held_offset=0)
     batches = BatchSettings(max_messages=50, max_latency_s=0.01)
     with (
         BridgeThread(spec, bootstrap, project, api=api, batch=batches, max_in_flight_messages=100) as bridge,
@@ -361,7 +361,7 @@ def test_a_partition_left_unread_is_found_stalled_resumed_and_reported(stream: t
     keep = threading.Event()
     keep.set()
     client = publisher_client()
-    api = HoldingPublisherApi(client, held_offset=0)
+    api = HoldingPublisherApi(PublishRpc(client), held_offset=0)
     with (
         BridgeThread(
             spec,

@@ -1,0 +1,557 @@
+//! The bridge's per-message work in compiled code: Kafka messages to framed Pub/Sub messages, ready to be
+//! appended to a serialized `PublishRequest`.
+//!
+//! Only the usual message is encoded here: a JSON object whose event id, sequence and event time (and ordering
+//! key, when the stream has one) pass the stream spec's checks beyond doubt. Every other message is left to the
+//! Python router (`streaming/messages.py`), which gives a dead letter its precise reason. So this code may be
+//! stricter than the router, never looser: what it encodes, the router would have published unchanged.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+/// Values at most this long are encoded here; longer ones (near Pub/Sub's 10 MB request limit) are sized exactly
+/// by the router.
+const MAX_VALUE_BYTES: usize = 10_000_000 - 64_000;
+/// Pub/Sub's limit on an attribute value.
+const MAX_ATTRIBUTE_BYTES: usize = 1024;
+/// Event id, sequence, event time and ordering key.
+const MAX_FIELDS: usize = 4;
+/// Characters of event id that fit an attribute value whatever their UTF-8 length (the router's fast test).
+const SHORT_CHARS: usize = MAX_ATTRIBUTE_BYTES / 4;
+
+// --- protobuf wire format (https://protobuf.dev/programming-guides/encoding/) ---------------------------------
+
+/// PubsubMessage.data (1), .attributes (2, a map entry each), .ordering_key (5); PublishRequest.topic (1) and
+/// .messages (2); a map entry's key (1) and value (2). All length-delimited (wire type 2).
+const DATA: u8 = 0x0a;
+const ATTRIBUTE: u8 = 0x12;
+const ORDERING_KEY: u8 = 0x2a;
+const TOPIC: u8 = 0x0a;
+const MESSAGE: u8 = 0x12;
+const ENTRY_KEY: u8 = 0x0a;
+const ENTRY_VALUE: u8 = 0x12;
+
+fn put_varint(out: &mut Vec<u8>, mut value: usize) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn put_field(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.push(tag);
+    put_varint(out, bytes.len());
+    out.extend_from_slice(bytes);
+}
+
+fn varint_len(value: usize) -> usize {
+    let bits = usize::BITS - (value | 1).leading_zeros();
+    bits.div_ceil(7) as usize
+}
+
+fn put_attribute(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    let entry = 2 + varint_len(name.len()) + name.len() + varint_len(value.len()) + value.len();
+    out.push(ATTRIBUTE);
+    put_varint(out, entry);
+    put_field(out, ENTRY_KEY, name);
+    put_field(out, ENTRY_VALUE, value);
+}
+
+/// Appends `scratch` (one PubsubMessage) to `out` as an element of PublishRequest.messages.
+fn put_message(out: &mut Vec<u8>, message: &[u8]) {
+    put_field(out, MESSAGE, message);
+}
+
+// --- the JSON payload ---------------------------------------------------------------------------------------
+
+/// Skips a value, parsing it the way a strict parser does: serde's `IgnoredAny` scans numbers without reading
+/// them, and so lets through a number no float can hold (`1e400`), which orjson refuses.
+struct Skip;
+
+impl<'de> de::Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Skip, D::Error> {
+        deserializer.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// A top-level field's value, as far as the checks need it.
+enum Value<'de> {
+    Text(Cow<'de, str>),
+    Unsigned(u64),
+    Signed(i64),
+    Other,
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value<'de>, E> {
+        Ok(Value::Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value<'de>, E> {
+        Ok(Value::Text(Cow::Owned(v)))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value<'de>, E> {
+        Ok(Value::Unsigned(v))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value<'de>, E> {
+        Ok(Value::Signed(v))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value<'de>, E> {
+        Ok(Value::Other)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Value<'de>, E> {
+        Ok(Value::Other)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Other)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Value::Other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Value::Other)
+    }
+}
+
+struct AnyValue;
+
+impl<'de> DeserializeSeed<'de> for AnyValue {
+    type Value = Value<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value<'de>, D::Error> {
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
+/// Which of the wanted fields a key names, if any.
+struct FieldName<'s>(&'s [&'s str]);
+
+impl<'de> DeserializeSeed<'de> for FieldName<'_> {
+    type Value = Option<usize>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldName<'_> {
+    type Value = Option<usize>;
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a field name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|name| *name == v))
+    }
+}
+
+/// The wanted top-level fields of one object; None when the payload is not a JSON object or names a wanted
+/// field twice (the router then decides).
+struct Fields<'s>(&'s [&'s str]);
+
+impl<'de> Visitor<'de> for Fields<'_> {
+    type Value = Option<[Option<Value<'de>>; MAX_FIELDS]>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found: [Option<Value<'de>>; MAX_FIELDS] = [None, None, None, None];
+        let mut repeated = false;
+        while let Some(name) = map.next_key_seed(FieldName(self.0))? {
+            match name {
+                Some(index) => {
+                    let value = map.next_value_seed(AnyValue)?;
+                    repeated |= found[index].replace(value).is_some();
+                }
+                None => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(if repeated { None } else { Some(found) })
+    }
+    // Anything else is not an object: consumed (so the whole text is still checked), then refused.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+/// The wanted fields of a payload that is one strict JSON object; None for anything else.
+fn read_fields<'de>(text: &'de str, names: &[&str]) -> Option<[Option<Value<'de>>; MAX_FIELDS]> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let found = deserializer.deserialize_any(Fields(names)).ok()?;
+    deserializer.end().ok()?;
+    found
+}
+
+// --- the encoder --------------------------------------------------------------------------------------------
+
+/// A partition's `(topic, partition)` tuple, made once and shared by the tokens of its messages.
+struct PartitionKey {
+    topic: String,
+    partition: i64,
+    key: Py<PyTuple>,
+}
+
+/// Encodes the Kafka messages of one stream as framed Pub/Sub messages with the stream's attributes.
+#[pyclass(module = "streaming_codec")]
+struct StreamEncoder {
+    source: String,
+    schema_version: String,
+    /// event id, sequence, event time, then the ordering key's field when the stream has one.
+    fields: Vec<String>,
+    ordered: bool,
+    keys: Vec<PartitionKey>,
+    scratch: Vec<u8>,
+}
+
+/// What `StreamEncoder.encode` made of a list of messages.
+#[pyclass(module = "streaming_codec", frozen, get_all)]
+struct Encoded {
+    /// The encoded messages, each framed as an element of PublishRequest.messages, one after the other.
+    frames: Py<PyBytes>,
+    /// Per encoded message, where its frame ends in `frames`.
+    ends: Py<PyList>,
+    /// Per encoded message, its Kafka coordinates: ((topic, partition), offset).
+    tokens: Py<PyList>,
+    /// Positions (in the list given) of the messages left to the router: errors, and anything unusual.
+    others: Py<PyList>,
+}
+
+impl StreamEncoder {
+    fn partition_key(
+        &mut self,
+        py: Python<'_>,
+        topic: &str,
+        partition: i64,
+    ) -> PyResult<Py<PyTuple>> {
+        if let Some(found) = self
+            .keys
+            .iter()
+            .find(|k| k.partition == partition && k.topic == topic)
+        {
+            return Ok(found.key.clone_ref(py));
+        }
+        let key: Py<PyTuple> = PyTuple::new(
+            py,
+            [
+                topic.into_pyobject(py)?.into_any(),
+                partition.into_pyobject(py)?.into_any(),
+            ],
+        )?
+        .unbind();
+        self.keys.push(PartitionKey {
+            topic: topic.to_owned(),
+            partition,
+            key: key.clone_ref(py),
+        });
+        Ok(key)
+    }
+
+    /// The message as a framed PubsubMessage appended to `out`; false (nothing appended) when the router must
+    /// decide.
+    #[allow(clippy::too_many_arguments)]
+    fn encode_one(
+        &mut self,
+        out: &mut Vec<u8>,
+        value: &[u8],
+        key: Option<&[u8]>,
+        topic: &str,
+        partition: i64,
+        offset: i64,
+        timestamp_ms: i64,
+    ) -> bool {
+        if value.is_empty() || value.len() > MAX_VALUE_BYTES {
+            return false;
+        }
+        let key = match key {
+            None => None,
+            Some(bytes) if bytes.len() <= MAX_ATTRIBUTE_BYTES => match std::str::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(_) => return false,
+            },
+            Some(_) => return false,
+        };
+        let text = match std::str::from_utf8(value) {
+            Ok(text) => text,
+            Err(_) => return false,
+        };
+        let mut names = [""; MAX_FIELDS];
+        for (name, field) in names.iter_mut().zip(&self.fields) {
+            *name = field;
+        }
+        let found = match read_fields(text, &names[..self.fields.len()]) {
+            Some(found) => found,
+            None => return false,
+        };
+        let event_id = match &found[0] {
+            Some(Value::Text(id)) if !id.is_empty() && id.chars().count() <= SHORT_CHARS => id,
+            _ => return false,
+        };
+        let sequence = match &found[1] {
+            Some(Value::Unsigned(n)) => *n,
+            Some(Value::Signed(n)) if *n >= 0 => *n as u64,
+            _ => return false,
+        };
+        if !matches!(found[2], Some(Value::Text(_))) {
+            return false;
+        }
+        let ordering_key: Option<Cow<'_, str>> = if self.ordered {
+            match &found[3] {
+                Some(Value::Text(k)) if !k.is_empty() && k.len() <= MAX_ATTRIBUTE_BYTES => {
+                    Some(Cow::Borrowed(k))
+                }
+                Some(Value::Unsigned(n)) => {
+                    Some(Cow::Owned(itoa::Buffer::new().format(*n).to_owned()))
+                }
+                Some(Value::Signed(n)) => {
+                    Some(Cow::Owned(itoa::Buffer::new().format(*n).to_owned()))
+                }
+                _ => return false,
+            }
+        } else {
+            None
+        };
+
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        put_field(scratch, DATA, value);
+        put_attribute(scratch, b"source", self.source.as_bytes());
+        put_attribute(scratch, b"schema_version", self.schema_version.as_bytes());
+        put_attribute(scratch, b"kafka_topic", topic.as_bytes());
+        put_attribute(
+            scratch,
+            b"kafka_partition",
+            itoa::Buffer::new().format(partition).as_bytes(),
+        );
+        put_attribute(
+            scratch,
+            b"kafka_offset",
+            itoa::Buffer::new().format(offset).as_bytes(),
+        );
+        put_attribute(
+            scratch,
+            b"kafka_timestamp",
+            itoa::Buffer::new().format(timestamp_ms).as_bytes(),
+        );
+        if let Some(key) = key {
+            put_attribute(scratch, b"kafka_key", key.as_bytes());
+        }
+        put_attribute(scratch, b"event_id", event_id.as_bytes());
+        put_attribute(
+            scratch,
+            b"sequence",
+            itoa::Buffer::new().format(sequence).as_bytes(),
+        );
+        if let Some(ordering_key) = ordering_key {
+            put_field(scratch, ORDERING_KEY, ordering_key.as_bytes());
+        }
+        put_message(out, scratch);
+        true
+    }
+}
+
+#[pymethods]
+impl StreamEncoder {
+    #[new]
+    #[pyo3(signature = (source, schema_version, event_id_field, sequence_field, event_time_field, ordering_key_field=None))]
+    fn new(
+        source: String,
+        schema_version: String,
+        event_id_field: String,
+        sequence_field: String,
+        event_time_field: String,
+        ordering_key_field: Option<String>,
+    ) -> Self {
+        let ordered = ordering_key_field.is_some();
+        let mut fields = vec![event_id_field, sequence_field, event_time_field];
+        fields.extend(ordering_key_field);
+        StreamEncoder {
+            source,
+            schema_version,
+            fields,
+            ordered,
+            keys: Vec::new(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Encodes confluent-kafka messages; see `Encoded`.
+    fn encode(&mut self, py: Python<'_>, messages: &Bound<'_, PyList>) -> PyResult<Encoded> {
+        let mut frames: Vec<u8> = Vec::with_capacity(messages.len() * 512);
+        let ends = PyList::empty(py);
+        let tokens = PyList::empty(py);
+        let others = PyList::empty(py);
+        for (position, message) in messages.iter().enumerate() {
+            if !message.call_method0(intern!(py, "error"))?.is_none() {
+                others.append(position)?;
+                continue;
+            }
+            let topic_object = message.call_method0(intern!(py, "topic"))?;
+            let topic = topic_object.cast::<PyString>()?.to_str()?;
+            let partition: i64 = message.call_method0(intern!(py, "partition"))?.extract()?;
+            let offset: i64 = message.call_method0(intern!(py, "offset"))?.extract()?;
+            let value_object = message.call_method0(intern!(py, "value"))?;
+            let key_object = message.call_method0(intern!(py, "key"))?;
+            let timestamp = message.call_method0(intern!(py, "timestamp"))?;
+            let timestamp_ms: i64 = timestamp.cast::<PyTuple>()?.get_item(1)?.extract()?;
+            let value = match value_object.cast::<PyBytes>() {
+                Ok(value) => value,
+                Err(_) => {
+                    others.append(position)?;
+                    continue;
+                }
+            };
+            let key_bytes = if key_object.is_none() {
+                None
+            } else if let Ok(key) = key_object.cast::<PyBytes>() {
+                Some(key.as_bytes())
+            } else {
+                others.append(position)?;
+                continue;
+            };
+            if !self.encode_one(
+                &mut frames,
+                value.as_bytes(),
+                key_bytes,
+                topic,
+                partition,
+                offset,
+                timestamp_ms,
+            ) {
+                others.append(position)?;
+                continue;
+            }
+            ends.append(frames.len())?;
+            let partition_key = self.partition_key(py, topic, partition)?;
+            tokens.append(PyTuple::new(
+                py,
+                [
+                    partition_key.into_any(),
+                    offset.into_pyobject(py)?.into_any().unbind(),
+                ],
+            )?)?;
+        }
+        Ok(Encoded {
+            frames: PyBytes::new(py, &frames).unbind(),
+            ends: ends.unbind(),
+            tokens: tokens.unbind(),
+            others: others.unbind(),
+        })
+    }
+}
+
+/// One PubsubMessage framed as an element of PublishRequest.messages.
+#[pyfunction]
+#[pyo3(signature = (data, attributes, ordering_key=""))]
+fn frame<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    attributes: &Bound<'py, PyDict>,
+    ordering_key: &str,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let mut message = Vec::with_capacity(data.len() + 64 * attributes.len());
+    put_field(&mut message, DATA, data);
+    for (name, value) in attributes.iter() {
+        let name = name.cast::<PyString>()?.to_str()?;
+        let value = value
+            .cast::<PyString>()
+            .map_err(|_| PyValueError::new_err(format!("attribute {name:?} is not a string")))?
+            .to_str()?;
+        put_attribute(&mut message, name.as_bytes(), value.as_bytes());
+    }
+    if !ordering_key.is_empty() {
+        put_field(&mut message, ORDERING_KEY, ordering_key.as_bytes());
+    }
+    let mut out = Vec::with_capacity(message.len() + 6);
+    put_message(&mut out, &message);
+    Ok(PyBytes::new(py, &out))
+}
+
+/// The start of a serialized PublishRequest: its topic field. Frames are appended after it.
+#[pyfunction]
+fn request_head<'py>(py: Python<'py>, topic: &str) -> Bound<'py, PyBytes> {
+    let mut out = Vec::with_capacity(topic.len() + 3);
+    put_field(&mut out, TOPIC, topic.as_bytes());
+    PyBytes::new(py, &out)
+}
+
+#[pymodule]
+fn streaming_codec(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<StreamEncoder>()?;
+    module.add_class::<Encoded>()?;
+    module.add_function(wrap_pyfunction!(frame, module)?)?;
+    module.add_function(wrap_pyfunction!(request_head, module)?)?;
+    Ok(())
+}

@@ -52,7 +52,8 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from confluent_kafka import Consumer, Producer  # noqa: E402 - the repository root must be importable first
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, Producer  # noqa: E402 - the repository root must be importable first
+from confluent_kafka.admin import AdminClient  # noqa: E402
 
 from streaming.bridge import Bridge  # noqa: E402
 from streaming.kafka import consumer_config  # noqa: E402
@@ -366,11 +367,25 @@ def scaled_pubsub_ceiling(count: int, processes: int) -> tuple[float, dict[str, 
     ), meter.cores
 
 
+def _group_settled(admin: AdminClient, group: str, replicas: int) -> bool:
+    """Whether every replica is in the group and holds partitions, with no rebalance in progress."""
+    try:
+        described = admin.describe_consumer_groups([group])[group].result(timeout=5)
+    except KafkaException:  # the group does not exist yet, or its coordinator moves
+        return False
+    return (
+        described.state == ConsumerGroupState.STABLE
+        and len(described.members) == replicas
+        and all(member.assignment.topic_partitions for member in described.members)
+    )
+
+
 def bridge_replicas_rate(
     bootstrap: str, topic: str, count: int, replicas: int, work: Path
 ) -> tuple[float, dict[str, float]]:
-    """Messages per second `replicas` `mdp bridge run` processes of one group commit together, from 30 % to 90 %
-    of a backlog of `count`: their start and the group's first rebalance stay out of the figure."""
+    """Messages per second `replicas` `mdp bridge run` processes of one group commit together, from when the group
+    holds every replica (their start and the group's rebalances stay out of the figure) to 90 % of a backlog of
+    `count`."""
     spec = fresh_stream_spec(kafka_topics=(topic,))
     environment = {**os.environ, "MDP_SPECS_DIR": str(stream_specs_dir(work, spec)), "MDP_HOME": str(work / "home")}
     bridges = [
@@ -383,13 +398,19 @@ def bridge_replicas_rate(
         for n in range(replicas)
     ]
     meter = CpuMeter([psutil.Process(bridge.pid) for bridge in bridges])
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     marks: list[tuple[float, int]] = []
     try:
         while len(marks) < 2:
             done = committed_total(bootstrap, spec.consumer_group, topic, PARTITIONS)
-            if done >= (0.3, 0.9)[len(marks)] * count:
+            if done >= 0.9 * count:
+                if not marks:
+                    sys.exit(f"{replicas} replicas drained {done} messages before all had joined their group")
                 marks.append((time.perf_counter(), done))
-                (meter.start if len(marks) == 1 else meter.stop)()
+                meter.stop()
+            elif not marks and _group_settled(admin, spec.consumer_group, replicas):
+                marks.append((time.perf_counter(), done))
+                meter.start()
             if any(bridge.poll() is not None for bridge in bridges):
                 sys.exit("a bridge replica exited on its own")
             time.sleep(0.1)

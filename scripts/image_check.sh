@@ -133,8 +133,8 @@ build_rust_standin() {
         die "installing gcc into the rust stand-in failed"
     }
     # rustc, cargo and the x86_64 standard library: what a build for this machine's target needs.
-    tar -C "$sysroot" -cf "$WORK/rust.tar" bin/cargo bin/rustc lib/librustc_driver-*.so lib/libLLVM* \
-        lib/rustlib/x86_64-unknown-linux-gnu
+    (cd "$sysroot" && tar -cf "$WORK/rust.tar" bin/cargo bin/rustc lib/librustc_driver-*.so lib/libLLVM* \
+        lib/rustlib/x86_64-unknown-linux-gnu)
     bh add --quiet "$container" "$WORK/rust.tar" /usr/local/rust >/dev/null
     bh config --env PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         --env CARGO_HOME=/usr/local/cargo "$container"

@@ -222,29 +222,7 @@ impl<'de> Visitor<'de> for Fields<'_> {
         }
         Ok(if repeated { None } else { Some(found) })
     }
-    // Anything else is not an object: consumed (so the whole text is still checked), then refused.
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<Skip>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    // Anything else is not an object: serde's default for the other visits is an error, and so None below.
 }
 
 /// The wanted fields of a payload that is one strict JSON object; None for anything else.
@@ -359,9 +337,9 @@ impl StreamEncoder {
             Some(Value::Text(id)) if !id.is_empty() && id.chars().count() <= SHORT_CHARS => id,
             _ => return false,
         };
+        // serde_json reads every non-negative integer as u64: a negative one is the router's to refuse.
         let sequence = match &found[1] {
             Some(Value::Unsigned(n)) => *n,
-            Some(Value::Signed(n)) if *n >= 0 => *n as u64,
             _ => return false,
         };
         if !matches!(found[2], Some(Value::Text(_))) {

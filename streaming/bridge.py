@@ -450,9 +450,24 @@ class Bridge:
             self._consumer.pause(assignment)
         else:
             self._consumer.resume(assignment)
+            self._restart_fetching(assignment)
         self._paused = paused
         self._assignment_changed = False
         self.metrics.paused.labels(self.spec.name).set(1 if paused else 0)
+
+    def _restart_fetching(self, partitions: list[TopicPartition]) -> None:
+        """Have librdkafka fetch resumed partitions now. A resume does not wake its fetcher, which sleeps up to a
+        second when it had nothing to fetch (every partition paused): the benchmark measured 0.4 to 0.66 s without a
+        fetch after each resume of a backlog drain, a third of the bridge's rate where the in-flight bound was met.
+        A seek to where each partition stands, the next offset the bridge reads, starts the fetcher at once; a
+        partition not read yet has no position and is left to it."""
+        try:
+            positions = self._consumer.position(partitions)
+            for partition in positions:
+                if partition.offset >= 0:
+                    self._consumer.seek(partition)
+        except KafkaException as error:  # a partition revoked meanwhile: the fetcher wakes on its own, later
+            log.debug("stream=%s: no fetch restart after resuming: %s", self.spec.name, error)
 
     # --- metrics ---------------------------------------------------------------------------------------------
 

@@ -41,6 +41,9 @@ def consumer_config(
         # at the default (1 s) a replica draining a backlog emptied the queue in a fraction of that and then
         # sat idle: gaps of 0.6 s in every 1.6 s of drain, measured by `make bench-streaming`.
         "fetch.queue.backoff.ms": 10,
+        # How long the broker holds a fetch when nothing new is there (default 500 ms). Requests on a connection
+        # are answered in order, so a fetch held at the end of a partition delayed the restart after a resume.
+        "fetch.wait.max.ms": 100,
         "on_commit": on_commit,
         "error_cb": _ErrorLog(),
     }

@@ -55,7 +55,7 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, Producer  # noqa: E402 - the repository root must be importable first
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from streaming.bridge import Bridge  # noqa: E402
+from streaming.bridge import Bridge, collector_frozen  # noqa: E402
 from streaming.kafka import consumer_config  # noqa: E402
 from streaming.messages import MessageRouter  # noqa: E402
 from streaming.pubsub import (  # noqa: E402
@@ -247,17 +247,18 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: Cpu
     bridge = Bridge(spec, BridgeSettings(bootstrap_servers=bootstrap, project=project), PublishRpc(client))
     stop = threading.Event()
     runner = threading.Thread(target=bridge.run, args=(stop,))
-    runner.start()
-    started = 0.0
-    while bridge.report.published < count:
-        if not started and bridge.report.consumed:
-            meter.start()
-            started = time.perf_counter()
-        time.sleep(0.01)
-    rate = count / (time.perf_counter() - started)
-    meter.stop()
-    stop.set()
-    runner.join()
+    with collector_frozen():  # as `mdp bridge run` runs it
+        runner.start()
+        started = 0.0
+        while bridge.report.published < count:
+            if not started and bridge.report.consumed:
+                meter.start()
+                started = time.perf_counter()
+            time.sleep(0.01)
+        rate = count / (time.perf_counter() - started)
+        meter.stop()
+        stop.set()
+        runner.join()
     close(client)
     return rate
 

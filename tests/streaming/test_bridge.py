@@ -3,6 +3,7 @@ and commits that never pass a publish still in flight."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from streaming.bridge import collector_frozen
 from streaming.metrics import MetricsServer
 from streaming.pubsub import BatchSettings, PublishRpc, close, publisher_client
 from streaming.spec import StreamSpec
@@ -48,6 +50,13 @@ def stream() -> Iterator[tuple[StreamSpec, str]]:
     dead_letters = unique("rfq-dead-letters-sub-")
     with stream_topics(services.pubsub_project(), spec, dead_letters):
         yield spec, dead_letters
+
+
+def test_what_exists_when_a_bridge_starts_is_out_of_the_collectors_reach_until_it_ends() -> None:
+    assert gc.get_freeze_count() == 0
+    with collector_frozen():
+        assert gc.get_freeze_count() > 1000  # the modules' objects, at least
+    assert gc.get_freeze_count() == 0
 
 
 def _mdp(home: Path, specs_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -96,7 +96,11 @@ def _crash_and_restart(bootstrap: str, project: str, spec: StreamSpec, tmp_path:
         collector.wait_for(wanted, timeout=240, progress=lambda: alive(last, KILLS))
         last.send_signal(signal.SIGTERM)
         stdout, _ = last.communicate(timeout=90)
-        assert last.returncode == 0, (tmp_path / f"bridge-{KILLS}.log").read_text()[-3000:]
+        log = (tmp_path / f"bridge-{KILLS}.log").read_text()
+        assert last.returncode == 0, log[-3000:]
+        # What the bridge froze out of the collector is released before the interpreter ends: duckdb's bindings
+        # report the objects still held then as leaks.
+        assert "leaked" not in log, log[-3000:]
         arrivals = collector.coordinates()
 
     assert set(arrivals) == wanted, f"lost: {sorted(wanted - set(arrivals))[:10]} (seed {seed})"

@@ -5,10 +5,12 @@
 1. Kafka ceiling: librdkafka consuming a backlog alone, with the bridge's consumer settings.
 2. Pub/Sub ceiling: the bridge's batching publisher alone, same batching, publishing the same messages routed
    and framed beforehand (so it measures publishing alone: no Kafka, no checks, no encoding).
-3. The bridge's sustained rate over the same backlog; `bridge_ratio` = bridge rate / the lower ceiling. Steps 2
-   and 3 alternate over `--rounds` rounds (the publish ceiling alone varies by a third between runs: the
-   emulator's JIT); each round's ratio pairs measurements taken a few seconds apart, and the figures reported are
-   the medians, with every round under `rounds`.
+3. The bridge's sustained rate over the same backlog; `bridge_ratio` = bridge rate / the lower ceiling. Before it,
+   the bare bridge: the same consumer and publisher moving the backlog with nothing in between (no checks, no
+   encoding, no offset tracking, no commits), what these two clients allow here. Steps 2 and 3 alternate over
+   `--rounds` rounds (the publish ceiling alone varies by a third between runs: the emulator's JIT); each round's
+   ratio pairs measurements taken a few seconds apart, and the figures reported are the medians, with every round
+   under `rounds`.
    `isolated_cores`: steps 1 to 3 again with the machine split, every test service (the emulator, the broker) on
    core 0 and this process on the others, as in production, where Pub/Sub and Kafka do not share the bridge's
    CPU. Here they do: at the ceiling the emulator alone keeps 1.1 to 1.6 of the 2 cores busy.
@@ -157,15 +159,9 @@ def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
         consumer.close()
 
 
-def pubsub_ceiling(
-    project: str, count: int, sample: list[bytes], meter: CpuMeter, before_start: Callable[[], None] = lambda: None
-) -> float:
-    """Messages per second the bridge's publisher gets acknowledged, publishing alone: the messages are routed and
-    framed beforehand (a pool, cycled: millions of prepared messages would measure this process's memory, not
-    the publisher), then handed over a thousand at a time as the bridge hands over a consumed batch."""
-    client = publisher_client()
-    topic = client.topic_path(project, unique("bench-publish-"))
-    client.create_topic(name=topic)
+def framed_pool(sample: list[bytes]) -> tuple[bytes, list[int]]:
+    """`PUBLISH_POOL` messages routed and framed beforehand, cycled by the publishing-only measurements (millions
+    of prepared messages would measure this process's memory, not the publisher): frames and their ends."""
     router = MessageRouter(fresh_stream_spec())
     framed = [
         frame(outgoing.data, outgoing.attributes, outgoing.ordering_key)
@@ -174,7 +170,18 @@ def pubsub_ceiling(
             for n in range(PUBLISH_POOL)
         )
     ]
-    frames, ends = b"".join(framed), list(itertools.accumulate(map(len, framed)))
+    return b"".join(framed), list(itertools.accumulate(map(len, framed)))
+
+
+def pubsub_ceiling(
+    project: str, count: int, sample: list[bytes], meter: CpuMeter, before_start: Callable[[], None] = lambda: None
+) -> float:
+    """Messages per second the bridge's publisher gets acknowledged, publishing alone: messages from the framed
+    pool, handed over a thousand at a time as the bridge hands over a consumed batch."""
+    client = publisher_client()
+    topic = client.topic_path(project, unique("bench-publish-"))
+    client.create_topic(name=topic)
+    frames, ends = framed_pool(sample)
     chunk = 1000  # PUBLISH_POOL is a multiple
     completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
     settings = BatchSettings()
@@ -263,18 +270,69 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: Cpu
     return rate
 
 
+def bare_bridge_rate(
+    bootstrap: str, project: str, topic: str, count: int, sample: list[bytes], meter: CpuMeter
+) -> float:
+    """Messages per second from the backlog to Pub/Sub acknowledgements with nothing in between: the bridge's
+    consumer settings and publisher, each consumed message replaced by one from the framed pool; no checks, no
+    encoding, no offset tracking, no commits. What a bridge on these two clients could move on this machine if its
+    own work cost nothing: the bridge's gap to it is that work."""
+    client = publisher_client()
+    topic_path = client.topic_path(project, unique("bench-bare-"))
+    client.create_topic(name=topic_path)
+    frames, ends = framed_pool(sample)
+    consumer = Consumer(consumer_config(bootstrap, unique("bench-bare-"), None, 45_000, lambda error, partitions: None))
+    consumer.subscribe([topic])
+    completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
+    settings = BatchSettings()
+    with ThreadPoolExecutor(max_workers=2 * settings.concurrency) as workers:
+        publisher: BatchPublisher[int] = BatchPublisher(PublishRpc(client), topic_path, workers, completions, settings)
+        taken, acknowledged, started = 0, 0, 0.0
+        while acknowledged < count:
+            if taken < count:
+                messages = consumer.consume(settings.max_messages, 0.01)
+                if messages and not started:
+                    meter.start()
+                    started = time.perf_counter()
+                size = min(len(messages), count - taken)
+                first = taken % PUBLISH_POOL if taken % PUBLISH_POOL + size <= PUBLISH_POOL else 0
+                publisher.add_frames(frames, ends, range(PUBLISH_POOL), first, first + size)
+                taken += size
+            else:
+                publisher.flush()
+            publisher.pump()
+            while True:  # as the bridge: settle what finished, then send what may go
+                try:
+                    batch = completions.get(timeout=0.01) if taken >= count else completions.get_nowait()
+                except queue.Empty:
+                    break
+                settled = publisher.settle(batch)
+                acknowledged += len(settled.tokens) if settled else 0
+                publisher.pump()
+        rate = count / (time.perf_counter() - started)
+        meter.stop()
+    consumer.close()
+    close(client)
+    return rate
+
+
 def ceiling_and_bridge(
     bootstrap: str, project: str, topic: str, count: int, sample: list[bytes], kafka_ceiling_msgs: int
 ) -> dict[str, Any]:
-    """One round: the Pub/Sub ceiling, then the bridge over the backlog; the ratio, and the cores each used."""
-    publishing, bridging = CpuMeter(), CpuMeter()
+    """One round: the Pub/Sub ceiling, the bare bridge, then the bridge over the backlog; the ratios, and the cores
+    each used."""
+    publishing, bare, bridging = CpuMeter(), CpuMeter(), CpuMeter()
     ceiling = round(pubsub_ceiling(project, count, sample, publishing))
+    bare_bridge = round(bare_bridge_rate(bootstrap, project, topic, count, sample, bare))
     bridge = round(bridge_rate(bootstrap, project, topic, count, bridging))
+    lower = min(kafka_ceiling_msgs, ceiling)
     return {
         "pubsub_publish_msgs": ceiling,
+        "bare_bridge_msgs": bare_bridge,
+        "bare_bridge_ratio": round(bare_bridge / lower, 3),
         "bridge_msgs": bridge,
-        "bridge_ratio": round(bridge / min(kafka_ceiling_msgs, ceiling), 3),
-        "cpu_cores": {"pubsub_ceiling": publishing.cores, "bridge": bridging.cores},
+        "bridge_ratio": round(bridge / lower, 3),
+        "cpu_cores": {"pubsub_ceiling": publishing.cores, "bare_bridge": bare.cores, "bridge": bridging.cores},
     }
 
 
@@ -283,6 +341,8 @@ def rounds_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     median = sorted(rounds, key=lambda r: r["bridge_ratio"])[len(rounds) // 2]
     return {
         "pubsub_publish_msgs": round(statistics.median(r["pubsub_publish_msgs"] for r in rounds)),
+        "bare_bridge_msgs": round(statistics.median(r["bare_bridge_msgs"] for r in rounds)),
+        "bare_bridge_ratio": statistics.median(r["bare_bridge_ratio"] for r in rounds),
         "bridge_msgs": round(statistics.median(r["bridge_msgs"] for r in rounds)),
         "bridge_ratio": median["bridge_ratio"],
         # Cores per party while each rate of the median round was measured; on a machine with few cores,

@@ -56,15 +56,24 @@ fn varint_len(value: usize) -> usize {
     bits.div_ceil(7) as usize
 }
 
+/// Bytes of a length-delimited field holding `len` bytes.
+fn field_len(len: usize) -> usize {
+    1 + varint_len(len) + len
+}
+
+/// Bytes of an attribute (a map entry) whose name and value hold `name` and `value` bytes.
+fn attribute_len(name: usize, value: usize) -> usize {
+    field_len(field_len(name) + field_len(value))
+}
+
 fn put_attribute(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    let entry = 2 + varint_len(name.len()) + name.len() + varint_len(value.len()) + value.len();
     out.push(ATTRIBUTE);
-    put_varint(out, entry);
+    put_varint(out, field_len(name.len()) + field_len(value.len()));
     put_field(out, ENTRY_KEY, name);
     put_field(out, ENTRY_VALUE, value);
 }
 
-/// Appends `scratch` (one PubsubMessage) to `out` as an element of PublishRequest.messages.
+/// Appends `message` (one serialized PubsubMessage) to `out` as an element of PublishRequest.messages.
 fn put_message(out: &mut Vec<u8>, message: &[u8]) {
     put_field(out, MESSAGE, message);
 }
@@ -249,7 +258,6 @@ struct Framer {
     /// event id, sequence, event time, then the ordering key's field when the stream has one.
     fields: Vec<String>,
     ordered: bool,
-    scratch: Vec<u8>,
 }
 
 /// A consumed message as the framer reads it: borrowed from its Python objects, which outlive the framing.
@@ -377,40 +385,43 @@ impl Framer {
             None
         };
 
-        let scratch = &mut self.scratch;
-        scratch.clear();
-        put_field(scratch, DATA, value);
-        put_attribute(scratch, b"source", self.source.as_bytes());
-        put_attribute(scratch, b"schema_version", self.schema_version.as_bytes());
-        put_attribute(scratch, b"kafka_topic", topic.as_bytes());
-        put_attribute(
-            scratch,
-            b"kafka_partition",
-            itoa::Buffer::new().format(partition).as_bytes(),
-        );
-        put_attribute(
-            scratch,
-            b"kafka_offset",
-            itoa::Buffer::new().format(offset).as_bytes(),
-        );
-        put_attribute(
-            scratch,
-            b"kafka_timestamp",
-            itoa::Buffer::new().format(timestamp_ms).as_bytes(),
-        );
-        if let Some(key) = key {
-            put_attribute(scratch, b"kafka_key", key.as_bytes());
+        let mut numbers = [(); 4].map(|_| itoa::Buffer::new());
+        let [partition_text, offset_text, timestamp_text, sequence_text] = &mut numbers;
+        let attributes: [Option<(&[u8], &[u8])>; 9] = [
+            Some((b"source", self.source.as_bytes())),
+            Some((b"schema_version", self.schema_version.as_bytes())),
+            Some((b"kafka_topic", topic.as_bytes())),
+            Some((
+                b"kafka_partition",
+                partition_text.format(partition).as_bytes(),
+            )),
+            Some((b"kafka_offset", offset_text.format(offset).as_bytes())),
+            Some((
+                b"kafka_timestamp",
+                timestamp_text.format(timestamp_ms).as_bytes(),
+            )),
+            key.map(|key| (&b"kafka_key"[..], key.as_bytes())),
+            Some((b"event_id", event_id.as_bytes())),
+            Some((b"sequence", sequence_text.format(sequence).as_bytes())),
+        ];
+        let ordering_key = ordering_key.as_deref().map(str::as_bytes);
+        // Sized first, so that the message is written once, straight after its length.
+        let length = field_len(value.len())
+            + attributes
+                .iter()
+                .flatten()
+                .map(|(name, text)| attribute_len(name.len(), text.len()))
+                .sum::<usize>()
+            + ordering_key.map_or(0, |key| field_len(key.len()));
+        out.push(MESSAGE);
+        put_varint(out, length);
+        put_field(out, DATA, value);
+        for (name, text) in attributes.iter().flatten() {
+            put_attribute(out, name, text);
         }
-        put_attribute(scratch, b"event_id", event_id.as_bytes());
-        put_attribute(
-            scratch,
-            b"sequence",
-            itoa::Buffer::new().format(sequence).as_bytes(),
-        );
-        if let Some(ordering_key) = ordering_key {
-            put_field(scratch, ORDERING_KEY, ordering_key.as_bytes());
+        if let Some(key) = ordering_key {
+            put_field(out, ORDERING_KEY, key);
         }
-        put_message(out, scratch);
         true
     }
 }
@@ -436,7 +447,6 @@ impl StreamEncoder {
                 schema_version,
                 fields,
                 ordered,
-                scratch: Vec::new(),
             },
             keys: Vec::new(),
         }
@@ -490,7 +500,9 @@ impl StreamEncoder {
         // 2. Without it: check and frame. Bytes and strings are immutable and held above, so reading them is safe.
         let framer = &mut self.framer;
         let (frames, framed_ends) = py.detach(|| {
-            let mut frames: Vec<u8> = Vec::with_capacity(candidates.len() * 512);
+            // A message's attributes and framing take under 400 bytes beside its value.
+            let capacity = candidates.iter().map(|c| c.value.len() + 400).sum();
+            let mut frames: Vec<u8> = Vec::with_capacity(capacity);
             let framed_ends: Vec<Option<usize>> = candidates
                 .iter()
                 .map(|candidate| {

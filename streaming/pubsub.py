@@ -208,7 +208,8 @@ class PublishBatch(Generic[T]):
     """One publish request, serialized as it fills, and the tokens of its messages."""
 
     publisher: BatchPublisher[T]
-    body: bytearray
+    parts: list[bytes | memoryview]
+    """The request's bytes: its head, then runs of framed messages (views of the codec's frames, not copies)."""
     opened_at: float
     tokens: list[T] = field(default_factory=list)
     size_bytes: int = 0
@@ -218,9 +219,14 @@ class PublishBatch(Generic[T]):
     error: BaseException | None = None
 
     @property
+    def body(self) -> bytes:
+        """The serialized request, joined: the one copy of its bytes before gRPC's."""
+        return b"".join(self.parts)
+
+    @property
     def messages(self) -> Sequence[Any]:
         """The batch's PubsubMessages, decoded."""
-        return EncodedPublishRequest(self.publisher.topic_path, bytes(self.body)).messages
+        return EncodedPublishRequest(self.publisher.topic_path, self.body).messages
 
 
 @dataclass(frozen=True)
@@ -264,6 +270,7 @@ class BatchPublisher(Generic[T]):
             multiplier=2.0,
             timeout=settings.rpc_deadline_s,
         )
+        self._head = request_head(topic_path)
         self._open: PublishBatch[T] | None = None
         self._ready: deque[PublishBatch[T]] = deque()
         self._sending = 0
@@ -297,7 +304,7 @@ class BatchPublisher(Generic[T]):
         while at < stop:
             batch = self._open
             if batch is None:
-                batch = self._open = PublishBatch(self, bytearray(request_head(self.topic_path)), self._clock())
+                batch = self._open = PublishBatch(self, [self._head], self._clock())
             start = ends[at - 1] if at else 0
             until = min(stop, at + settings.max_messages - len(batch.tokens))
             until = bisect.bisect_right(ends, start + settings.max_bytes - batch.size_bytes, at, until)
@@ -307,7 +314,7 @@ class BatchPublisher(Generic[T]):
                     continue
                 until = at + 1  # a message over the byte limit alone: Pub/Sub will say whether it is too large
             size = ends[until - 1] - start
-            batch.body += view[start : ends[until - 1]]
+            batch.parts.append(view[start : ends[until - 1]])
             batch.tokens.extend(tokens[at:until])
             batch.size_bytes += size
             self.pending_bytes += size
@@ -368,7 +375,7 @@ class BatchPublisher(Generic[T]):
         """Worker thread: one Publish RPC; the result goes to the owner's completion queue."""
         try:
             self._api.publish(
-                EncodedPublishRequest(self.topic_path, bytes(batch.body)),
+                EncodedPublishRequest(self.topic_path, batch.body),
                 retry=self._retry,
                 timeout=self._settings.rpc_deadline_s,
             )

@@ -2,9 +2,9 @@
 
 The client library's batching publisher costs ~65 µs of Python per message (a future and a callback each). The
 bridge batches itself, one future per batch, and builds each publish request's bytes itself: messages arrive
-framed by `streaming_codec` (compiled), are appended to the request's bytes, and the request is sent as it is on
-the generated client's channel, so nothing is built or serialized message by message in Python. Clients honour
-PUBSUB_EMULATOR_HOST, so the same code talks to the emulator.
+framed by `streaming_codec` (compiled), a batch keeps views of them after the request's head and joins them once
+when it is sent, as it is, on the generated client's channel, so nothing is built or serialized message by message
+in Python. Clients honour PUBSUB_EMULATOR_HOST, so the same code talks to the emulator.
 """
 
 from __future__ import annotations

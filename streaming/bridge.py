@@ -463,7 +463,8 @@ class Bridge:
     def _restart_fetching(self, partitions: list[TopicPartition]) -> None:
         """Have librdkafka fetch resumed partitions now. A resume does not wake its fetcher, which sleeps up to a
         second when it had nothing to fetch (every partition paused): the benchmark measured 0.4 to 0.66 s without a
-        fetch after each resume of a backlog drain, a third of the bridge's rate where the in-flight bound was met.
+        fetch after each resume of a backlog drain, which cost a third to a half of the rate where the in-flight
+        bound was met.
         A seek to where each partition stands, the next offset the bridge reads, starts the fetcher at once; a
         partition not read yet has no position and is left to it."""
         try:

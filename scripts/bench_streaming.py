@@ -2,7 +2,8 @@
 
 0. A warm-up of both ceilings, discarded: the broker and the emulator are JVMs; cold, the Kafka ceiling measured
    a fifth of its warm rate, and the emulator used twice the CPU per message until about 2 million publishes.
-1. Kafka ceiling: librdkafka consuming a backlog alone, with the bridge's consumer settings.
+1. Kafka ceiling: librdkafka consuming a backlog alone, with the bridge's consumer settings, and the cores that
+   takes (`kafka_consume_cpu_cores`): consuming's CPU, which the bridge pays and the publish ceiling does not.
 2. Pub/Sub ceiling: the bridge's batching publisher alone, same batching, publishing the same messages routed
    and framed beforehand (so it measures publishing alone: no Kafka, no checks, no encoding).
 3. The bridge's sustained rate over the same backlog; `bridge_ratio` = bridge rate / the lower ceiling. Before it,
@@ -142,19 +143,24 @@ def payload_sample() -> list[bytes]:
     return [rfq_event(n, n) for n in range(1000)]
 
 
-def kafka_ceiling(bootstrap: str, topic: str, count: int) -> float:
-    """Messages per second librdkafka hands to Python, with the bridge's consumer settings and batch size."""
+def kafka_ceiling(bootstrap: str, topic: str, count: int, meter: CpuMeter | None = None) -> float:
+    """Messages per second librdkafka hands to Python, with the bridge's consumer settings and batch size; `meter`
+    measures what consuming alone costs (this process: librdkafka's threads and confluent-kafka's messages)."""
     config = consumer_config(bootstrap, unique("bench-consume-"), None, 45_000, lambda error, partitions: None)
     consumer = Consumer(config)
     consumer.subscribe([topic])
+    meter = meter or CpuMeter()
     seen, started = 0, 0.0
     try:
         while seen < count:
             messages = consumer.consume(1000, 1.0)
             if messages and not started:
+                meter.start()
                 started = time.perf_counter()
             seen += sum(1 for m in messages if m.error() is None)
-        return count / (time.perf_counter() - started)
+        rate = count / (time.perf_counter() - started)
+        meter.stop()
+        return rate
     finally:
         consumer.close()
 
@@ -374,7 +380,8 @@ def isolated_cores(
     try:
         _pin(services, services_core)
         _pin([os.getpid()], everything - services_core)
-        kafka = round(kafka_ceiling(bootstrap, topic, count))
+        consuming = CpuMeter()
+        kafka = round(kafka_ceiling(bootstrap, topic, count, consuming))
         measured = [ceiling_and_bridge(bootstrap, project, topic, count, sample, kafka) for _ in range(rounds)]
     finally:
         _pin([*services, os.getpid()], everything)
@@ -382,6 +389,7 @@ def isolated_cores(
         "services_cores": sorted(services_core),
         "bridge_cores": sorted(everything - services_core),
         "kafka_consume_msgs": kafka,
+        "kafka_consume_cpu_cores": consuming.cores,
         **rounds_summary(measured),
     }
 
@@ -649,7 +657,10 @@ def main() -> None:
     kafka_ceiling(bootstrap, topic, arguments.backlog)
     pubsub_ceiling(project, WARM_UP_PUBLISHES, sample, CpuMeter())
     print("measuring the Kafka ceiling", file=sys.stderr)
-    results["kafka_consume_msgs"] = round(kafka_ceiling(bootstrap, topic, arguments.backlog))
+    consuming = CpuMeter()
+    results["kafka_consume_msgs"] = round(kafka_ceiling(bootstrap, topic, arguments.backlog, consuming))
+    # What consuming alone costs, beside the rate: the bridge pays it on top of the publish ceiling's work.
+    results["kafka_consume_cpu_cores"] = consuming.cores
     rounds = []
     for number in range(1, arguments.rounds + 1):
         print(f"round {number} of {arguments.rounds}: the Pub/Sub ceiling, then the bridge", file=sys.stderr)

@@ -143,13 +143,12 @@ def payload_sample() -> list[bytes]:
     return [rfq_event(n, n) for n in range(1000)]
 
 
-def kafka_ceiling(bootstrap: str, topic: str, count: int, meter: CpuMeter | None = None) -> float:
+def kafka_ceiling(bootstrap: str, topic: str, count: int, meter: CpuMeter) -> float:
     """Messages per second librdkafka hands to Python, with the bridge's consumer settings and batch size; `meter`
     measures what consuming alone costs (this process: librdkafka's threads and confluent-kafka's messages)."""
     config = consumer_config(bootstrap, unique("bench-consume-"), None, 45_000, lambda error, partitions: None)
     consumer = Consumer(config)
     consumer.subscribe([topic])
-    meter = meter or CpuMeter()
     seen, started = 0, 0.0
     try:
         while seen < count:
@@ -654,7 +653,7 @@ def main() -> None:
     produce(bootstrap, topic, rfq_messages(arguments.backlog, PARTITIONS))
     sample = payload_sample()
     print("warming up the broker and the emulator", file=sys.stderr)
-    kafka_ceiling(bootstrap, topic, arguments.backlog)
+    kafka_ceiling(bootstrap, topic, arguments.backlog, CpuMeter())
     pubsub_ceiling(project, WARM_UP_PUBLISHES, sample, CpuMeter())
     print("measuring the Kafka ceiling", file=sys.stderr)
     consuming = CpuMeter()

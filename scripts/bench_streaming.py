@@ -108,7 +108,7 @@ class CpuMeter:
             found = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
             if found:
                 self._processes[party] = found[:1]
-        self._started_at = 0.0
+        self._started_at: float | None = None
         self._cpu: dict[str, float] = {}
         self.cores: dict[str, float] = {}
 
@@ -121,14 +121,21 @@ class CpuMeter:
         sample["machine_busy"] = sum(machine) - machine.idle - getattr(machine, "iowait", 0.0)
         return sample
 
+    @property
+    def started(self) -> bool:
+        """Whether the span has begun."""
+        return self._started_at is not None
+
     def start(self) -> None:
         """Begin the span."""
         self._started_at, self._cpu = time.perf_counter(), self._sample()
 
-    def stop(self) -> None:
-        """End the span: `cores` holds CPU seconds per wall second for each party."""
+    def stop(self) -> float:
+        """End the span: `cores` holds CPU seconds per wall second for each party. Returns the span in seconds."""
+        assert self._started_at is not None, "stop() before start()"
         elapsed, now = time.perf_counter() - self._started_at, self._sample()
         self.cores = {party: round((now[party] - self._cpu[party]) / elapsed, 2) for party in now}
+        return elapsed
 
 
 def _environment() -> tuple[str, str]:
@@ -149,17 +156,14 @@ def kafka_ceiling(bootstrap: str, topic: str, count: int, meter: CpuMeter) -> fl
     config = consumer_config(bootstrap, unique("bench-consume-"), None, 45_000, lambda error, partitions: None)
     consumer = Consumer(config)
     consumer.subscribe([topic])
-    seen, started = 0, 0.0
+    seen = 0
     try:
         while seen < count:
             messages = consumer.consume(1000, 1.0)
-            if messages and not started:
+            if messages and not meter.started:
                 meter.start()
-                started = time.perf_counter()
             seen += sum(1 for m in messages if m.error() is None)
-        rate = count / (time.perf_counter() - started)
-        meter.stop()
-        return rate
+        return count / meter.stop()
     finally:
         consumer.close()
 
@@ -195,7 +199,6 @@ def pubsub_ceiling(
         acknowledged = 0
         before_start()
         meter.start()
-        started = time.perf_counter()
         for number in range(0, count, chunk):
             first = number % PUBLISH_POOL
             size = min(chunk, count - number)
@@ -219,8 +222,7 @@ def pubsub_ceiling(
                 continue
             settled = publisher.settle(batch)
             acknowledged += len(settled.tokens) if settled else 0
-        rate = count / (time.perf_counter() - started)
-        meter.stop()
+        rate = count / meter.stop()
     close(client)
     return rate
 
@@ -261,14 +263,11 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: Cpu
     runner = threading.Thread(target=bridge.run, args=(stop,))
     with collector_frozen():  # as `mdp bridge run` runs it
         runner.start()
-        started = 0.0
         while bridge.report.published < count:
-            if not started and bridge.report.consumed:
+            if not meter.started and bridge.report.consumed:
                 meter.start()
-                started = time.perf_counter()
             time.sleep(0.01)
-        rate = count / (time.perf_counter() - started)
-        meter.stop()
+        rate = count / meter.stop()
         stop.set()
         runner.join()
     close(client)
@@ -292,13 +291,12 @@ def bare_bridge_rate(
     settings = BatchSettings()
     with ThreadPoolExecutor(max_workers=2 * settings.concurrency) as workers:
         publisher: BatchPublisher[int] = BatchPublisher(PublishRpc(client), topic_path, workers, completions, settings)
-        taken, acknowledged, started = 0, 0, 0.0
+        taken, acknowledged = 0, 0
         while acknowledged < count:
             if taken < count:
                 messages = consumer.consume(settings.max_messages, 0.01)
-                if messages and not started:
+                if messages and not meter.started:
                     meter.start()
-                    started = time.perf_counter()
                 size = min(len(messages), count - taken)
                 first = taken % PUBLISH_POOL if taken % PUBLISH_POOL + size <= PUBLISH_POOL else 0
                 publisher.add_frames(frames, ends, range(PUBLISH_POOL), first, first + size)
@@ -314,8 +312,7 @@ def bare_bridge_rate(
                 settled = publisher.settle(batch)
                 acknowledged += len(settled.tokens) if settled else 0
                 publisher.pump()
-        rate = count / (time.perf_counter() - started)
-        meter.stop()
+        rate = count / meter.stop()
     consumer.close()
     close(client)
     return rate

@@ -10,11 +10,16 @@ SEED ?= 7
 SOURCE ?= venue_executions
 ENV ?= local
 SERVICES := scripts/services.sh
+# Tools and build caches shared between checkouts.
+TOOLS_CACHE := $(HOME)/.cache/mdp-tools
 # The bridge's codec (Rust, built by maturin on install); its build cache is shared between checkouts.
 CODEC := streaming_codec
 CODEC_SOURCES := $(addprefix $(CODEC)/,Cargo.toml Cargo.lock pyproject.toml streaming_codec.pyi) \
 	$(wildcard $(CODEC)/src/*.rs)
-export CARGO_TARGET_DIR ?= $(HOME)/.cache/mdp-tools/cargo-target/$(CODEC)
+export CARGO_TARGET_DIR ?= $(TOOLS_CACHE)/cargo-target/$(CODEC)
+# The benchmark's Pub/Sub that is never the limit (Go); its modules and build cache stay in the tools cache.
+ACK_ENDPOINT_DIR := bench/pubsub-ack-endpoint
+ACK_ENDPOINT := $(TOOLS_CACHE)/pubsub-ack-endpoint/pubsub-ack-endpoint
 
 .PHONY: install lint test services-up services-down run dbt-compile validate-specs test-source bench bench-streaming \
 	bench-reporter tf-check k8s-check image-check docs clean
@@ -31,11 +36,13 @@ $(STAMP): requirements.lock pyproject.toml $(CODEC_SOURCES)
 
 install: $(STAMP) ## Create .venv from pinned versions
 
-lint: install ## ruff, mypy --strict, spec validation, generated dbt and Kubernetes files up to date
+lint: install ## ruff, mypy --strict, cargo fmt and clippy, gofmt, spec validation, generated dbt and Kubernetes files up to date
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	cd $(CODEC) && cargo fmt --check && cargo clippy --locked --release --quiet -- -D warnings
+	@unformatted=$$(gofmt -l $(ACK_ENDPOINT_DIR) scripts/services/bigquery-emulator/main.go) && \
+		{ [ -z "$$unformatted" ] || { echo "gofmt: not formatted: $$unformatted" >&2; exit 1; }; }
 	$(MDP) specs validate
 	$(MDP) specs generate-dbt --check
 	$(MDP) specs generate-k8s --check
@@ -80,9 +87,14 @@ bench: install ## Validator throughput and memory against DuckDB's own floor
 	$(BIN)/python scripts/bench_validator.py
 
 # The lane benchmarks start the test services themselves and stop them afterwards, like `make test`.
-bench-streaming: install ## Bridge throughput against the Kafka and Pub/Sub ceilings, end-to-end latency, kill-run loss
+bench-streaming: install $(ACK_ENDPOINT) ## Bridge throughput against the Kafka and Pub/Sub ceilings, end-to-end latency, kill-run loss
 	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
-	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/python scripts/bench_streaming.py
+	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/python scripts/bench_streaming.py --ack-endpoint $(ACK_ENDPOINT)
+
+$(ACK_ENDPOINT): $(addprefix $(ACK_ENDPOINT_DIR)/,main.go go.mod go.sum)
+	cd $(ACK_ENDPOINT_DIR) && env GOPATH=$(TOOLS_CACHE)/go GOMODCACHE=$(TOOLS_CACHE)/go/pkg/mod \
+		GOCACHE=$(TOOLS_CACHE)/go/build-cache GOFLAGS="-modcacherw -buildvcs=false -mod=readonly" GOTOOLCHAIN=local \
+		CGO_ENABLED=0 go build -o $@ .
 
 bench-reporter: install ## Regulatory reporter latency (publish to regulator acknowledgement) at increasing rates
 	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

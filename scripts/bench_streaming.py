@@ -15,6 +15,9 @@
    `isolated_cores`: steps 1 to 3 again with the machine split, every test service (the emulator, the broker) on
    core 0 and this process on the others, as in production, where Pub/Sub and Kafka do not share the bridge's
    CPU. Here they do: at the ceiling the emulator alone keeps 1.1 to 1.6 of the 2 cores busy.
+   `ack_endpoint`: steps 1 to 3 again with Pub/Sub as production has it for one replica, never the limit: against
+   bench/pubsub-ack-endpoint, which answers Publish at once without keeping the messages. Each ceiling is then its
+   client's own rate, not the emulator's.
    `scale_out`: the same with every core in use, as many publisher processes against as many `mdp bridge run`
    replicas of one consumer group (by default one per core).
 4. End to end at 2,000 msg/s: producer -> `mdp bridge run` -> Pub/Sub -> `mdp stream-load` -> DuckDB raw table;
@@ -44,7 +47,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -97,15 +100,25 @@ WARM_UP_PUBLISHES = 2_000_000
 TARGETS = {"min_bridge_ratio": 0.8, "max_e2e_p99_s": 5.0, "e2e_rate_msgs": E2E_RATE_MSGS, "max_lost_messages": 0}
 
 
+ACK_ENDPOINT_PROGRAM = "pubsub-ack-endpoint"
+SERVICE_PARTIES: dict[str, Callable[[list[str]], bool]] = {
+    # The JVMs are known by their arguments; the endpoint by its program, whose path this process's own
+    # arguments name too.
+    "pubsub_emulator": lambda command: "cloud-pubsub-emulator" in " ".join(command),
+    "kafka_broker": lambda command: "kafka.Kafka" in " ".join(command),
+    "pubsub_ack_endpoint": lambda command: bool(command) and Path(command[0]).name == ACK_ENDPOINT_PROGRAM,
+}
+
+
 class CpuMeter:
     """Cores each party used over a measured span: the measured Python processes (this one, or the replicas or
-    publishers it started), the Pub/Sub emulator, the Kafka broker, and the whole machine. Shows whether a
-    rate is bound by the machine."""
+    publishers it started), the Pub/Sub emulator, the Kafka broker, the acknowledging endpoint when it runs, and
+    the whole machine. Shows whether a rate is bound by the machine."""
 
     def __init__(self, measured: list[psutil.Process] | None = None) -> None:
         self._processes: dict[str, list[psutil.Process]] = {"bench_python": measured or [psutil.Process()]}
-        for party, marker in (("pubsub_emulator", "cloud-pubsub-emulator"), ("kafka_broker", "kafka.Kafka")):
-            found = [p for p in psutil.process_iter(["cmdline"]) if marker in " ".join(p.info["cmdline"] or [])]
+        for party, matches in SERVICE_PARTIES.items():
+            found = [p for p in psutil.process_iter(["cmdline"]) if matches(p.info["cmdline"] or [])]
             if found:
                 self._processes[party] = found[:1]
         self._started_at: float | None = None
@@ -390,6 +403,44 @@ def isolated_cores(
     }
 
 
+@contextlib.contextmanager
+def ack_endpoint(program: Path) -> Iterator[str]:
+    """Run bench/pubsub-ack-endpoint on a port of the system's choice; yields its host:port."""
+    process = subprocess.Popen([str(program)], stderr=subprocess.PIPE, text=True)
+    try:
+        started = process.stderr.readline() if process.stderr else ""  # "<date> <time> listening on <host:port>"
+        if "listening on" not in started:
+            sys.exit(f"{program} did not start: {started.strip() or 'no output'}")
+        yield started.split()[-1]
+    finally:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def publishing_to(host: str) -> Iterator[None]:
+    """Every publisher client made meanwhile publishes to `host` (read as the emulator's address)."""
+    emulator = os.environ["PUBSUB_EMULATOR_HOST"]
+    os.environ["PUBSUB_EMULATOR_HOST"] = host
+    try:
+        yield
+    finally:
+        os.environ["PUBSUB_EMULATOR_HOST"] = emulator
+
+
+def against_ack_endpoint(
+    bootstrap: str, project: str, topic: str, count: int, sample: list[bytes], rounds: int, program: Path
+) -> dict[str, Any]:
+    """Steps 1 to 3 with Pub/Sub never the limit, as Google's is not for one replica: the same clients against an
+    endpoint that acknowledges every Publish at once. Each ceiling is then its own client's rate on this machine,
+    and the bridge pays both clients' work."""
+    with ack_endpoint(program) as host, publishing_to(host):
+        consuming = CpuMeter()
+        kafka = round(kafka_ceiling(bootstrap, topic, count, consuming))
+        measured = [ceiling_and_bridge(bootstrap, project, topic, count, sample, kafka) for _ in range(rounds)]
+    return {"kafka_consume_msgs": kafka, "kafka_consume_cpu_cores": consuming.cores, **rounds_summary(measured)}
+
+
 def publish_child(count: int) -> None:
     """`--publish-child N`: one process of the scaled-out Pub/Sub ceiling. It says `ready`, waits for a line on
     stdin, publishes, and prints its wall-clock span as JSON."""
@@ -635,6 +686,11 @@ def main() -> None:
     parser.add_argument(
         "--scale-out-backlog", type=int, default=1_500_000, help="Messages for the scaled-out bridge rate."
     )
+    parser.add_argument(
+        "--ack-endpoint",
+        type=Path,
+        help=f"The {ACK_ENDPOINT_PROGRAM} program (`make bench-streaming` builds it); without it, no `ack_endpoint`.",
+    )
     parser.add_argument("--publish-child", type=int, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.publish_child:
@@ -668,6 +724,11 @@ def main() -> None:
         print("the same with the services on core 0 and the bridge on the others", file=sys.stderr)
         results["isolated_cores"] = isolated_cores(
             bootstrap, project, topic, arguments.backlog, sample, arguments.rounds
+        )
+    if arguments.ack_endpoint:
+        print("the same against a Publish endpoint that acknowledges at once", file=sys.stderr)
+        results["ack_endpoint"] = against_ack_endpoint(
+            bootstrap, project, topic, arguments.backlog, sample, arguments.rounds, arguments.ack_endpoint
         )
     print("measuring google-cloud-pubsub's own publisher, for reference", file=sys.stderr)
     results["client_library_publish_msgs"] = round(client_library_ceiling(project, arguments.backlog // 3, sample))

@@ -367,6 +367,22 @@ def rounds_summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def kafka_ceiling_and_rounds(
+    bootstrap: str, project: str, topic: str, count: int, sample: list[bytes], rounds: int
+) -> dict[str, Any]:
+    """Steps 1 to 3: the Kafka ceiling and the cores it takes, then `rounds` rounds of the Pub/Sub ceiling, the bare
+    bridge and the bridge, summarised."""
+    print("measuring the Kafka ceiling", file=sys.stderr)
+    consuming = CpuMeter()
+    kafka = round(kafka_ceiling(bootstrap, topic, count, consuming))
+    measured = []
+    for number in range(1, rounds + 1):
+        print(f"round {number} of {rounds}: the Pub/Sub ceiling, then the bridge", file=sys.stderr)
+        measured.append(ceiling_and_bridge(bootstrap, project, topic, count, sample, kafka))
+    # What consuming alone costs, beside the rate: the bridge pays it on top of the publish ceiling's work.
+    return {"kafka_consume_msgs": kafka, "kafka_consume_cpu_cores": consuming.cores, **rounds_summary(measured)}
+
+
 def _pin(pids: list[int], cores: set[int]) -> None:
     """Run every thread of these processes on `cores` (threads they start later inherit it)."""
     for pid in pids:
@@ -389,18 +405,10 @@ def isolated_cores(
     try:
         _pin(services, services_core)
         _pin([os.getpid()], everything - services_core)
-        consuming = CpuMeter()
-        kafka = round(kafka_ceiling(bootstrap, topic, count, consuming))
-        measured = [ceiling_and_bridge(bootstrap, project, topic, count, sample, kafka) for _ in range(rounds)]
+        measured = kafka_ceiling_and_rounds(bootstrap, project, topic, count, sample, rounds)
     finally:
         _pin([*services, os.getpid()], everything)
-    return {
-        "services_cores": sorted(services_core),
-        "bridge_cores": sorted(everything - services_core),
-        "kafka_consume_msgs": kafka,
-        "kafka_consume_cpu_cores": consuming.cores,
-        **rounds_summary(measured),
-    }
+    return {"services_cores": sorted(services_core), "bridge_cores": sorted(everything - services_core), **measured}
 
 
 @contextlib.contextmanager
@@ -435,10 +443,7 @@ def against_ack_endpoint(
     endpoint that acknowledges every Publish at once. Each ceiling is then its own client's rate on this machine,
     and the bridge pays both clients' work."""
     with ack_endpoint(program) as host, publishing_to(host):
-        consuming = CpuMeter()
-        kafka = round(kafka_ceiling(bootstrap, topic, count, consuming))
-        measured = [ceiling_and_bridge(bootstrap, project, topic, count, sample, kafka) for _ in range(rounds)]
-    return {"kafka_consume_msgs": kafka, "kafka_consume_cpu_cores": consuming.cores, **rounds_summary(measured)}
+        return kafka_ceiling_and_rounds(bootstrap, project, topic, count, sample, rounds)
 
 
 def publish_child(count: int) -> None:
@@ -708,18 +713,7 @@ def main() -> None:
     print("warming up the broker and the emulator", file=sys.stderr)
     kafka_ceiling(bootstrap, topic, arguments.backlog, CpuMeter())
     pubsub_ceiling(project, WARM_UP_PUBLISHES, sample, CpuMeter())
-    print("measuring the Kafka ceiling", file=sys.stderr)
-    consuming = CpuMeter()
-    results["kafka_consume_msgs"] = round(kafka_ceiling(bootstrap, topic, arguments.backlog, consuming))
-    # What consuming alone costs, beside the rate: the bridge pays it on top of the publish ceiling's work.
-    results["kafka_consume_cpu_cores"] = consuming.cores
-    rounds = []
-    for number in range(1, arguments.rounds + 1):
-        print(f"round {number} of {arguments.rounds}: the Pub/Sub ceiling, then the bridge", file=sys.stderr)
-        rounds.append(
-            ceiling_and_bridge(bootstrap, project, topic, arguments.backlog, sample, results["kafka_consume_msgs"])
-        )
-    results.update(rounds_summary(rounds))
+    results.update(kafka_ceiling_and_rounds(bootstrap, project, topic, arguments.backlog, sample, arguments.rounds))
     if (os.cpu_count() or 1) >= 2:
         print("the same with the services on core 0 and the bridge on the others", file=sys.stderr)
         results["isolated_cores"] = isolated_cores(

@@ -11,7 +11,7 @@ SOURCE ?= venue_executions
 ENV ?= local
 SERVICES := scripts/services.sh
 # Tools and build caches shared between checkouts.
-TOOLS_CACHE := $(HOME)/.cache/mdp-tools
+TOOLS_CACHE := $(or $(MDP_TOOLS_CACHE),$(HOME)/.cache/mdp-tools)
 # The bridge's codec (Rust, built by maturin on install); its build cache is shared between checkouts.
 CODEC := streaming_codec
 CODEC_SOURCES := $(addprefix $(CODEC)/,Cargo.toml Cargo.lock pyproject.toml streaming_codec.pyi) \
@@ -92,9 +92,7 @@ bench-streaming: install $(ACK_ENDPOINT) ## Bridge throughput against the Kafka 
 	$(SERVICES) up && eval "$$($(SERVICES) env)" && $(BIN)/python scripts/bench_streaming.py --ack-endpoint $(ACK_ENDPOINT)
 
 $(ACK_ENDPOINT): $(addprefix $(ACK_ENDPOINT_DIR)/,main.go go.mod go.sum)
-	cd $(ACK_ENDPOINT_DIR) && env GOPATH=$(TOOLS_CACHE)/go GOMODCACHE=$(TOOLS_CACHE)/go/pkg/mod \
-		GOCACHE=$(TOOLS_CACHE)/go/build-cache GOFLAGS="-modcacherw -buildvcs=false -mod=readonly" GOTOOLCHAIN=local \
-		CGO_ENABLED=0 go build -o $@ .
+	MDP_TOOLS_CACHE=$(TOOLS_CACHE) scripts/build_go_program.sh $(ACK_ENDPOINT_DIR) $@
 
 bench-reporter: install ## Regulatory reporter latency (publish to regulator acknowledgement) at increasing rates
 	@trap '$(SERVICES) down' EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import itertools
 import logging
-import operator
 import queue
 import threading
 import time
@@ -27,7 +25,7 @@ from streaming.exceptions import KafkaFatalError
 from streaming.kafka import consumer_config, create_admin, create_commit_reader, create_consumer
 from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router, stream_encoder
 from streaming.metrics import BridgeMetrics, MetricsServer
-from streaming.offsets import OffsetTracker, PartitionKey
+from streaming.offsets import OffsetTracker, PartitionKey, Run
 from streaming.pubsub import (
     BatchPublisher,
     PublishBatch,
@@ -44,11 +42,8 @@ from streaming.spec import StreamSpec
 
 log = logging.getLogger("mdp.streaming.bridge")
 
-Token = tuple[PartitionKey, int]
-"""A message's Kafka coordinates: ((topic, partition), offset)."""
-
-_PARTITION = operator.itemgetter(0)
-_OFFSET = operator.itemgetter(1)
+EncodedRun = tuple[PartitionKey, int, int]
+"""From the codec: ((topic, partition), start, stop) of consecutive encoded messages of one partition."""
 
 _STALL_AFTER_S = 60.0
 """The loop is reported unhealthy when it has not turned for this long."""
@@ -94,7 +89,7 @@ class Bridge:
         self._completions: queue.SimpleQueue[PublishBatch[Any]] = queue.SimpleQueue()
         self._workers = ThreadPoolExecutor(max_workers=2 * settings.batch.concurrency, thread_name_prefix="publish")
         topics = f"projects/{settings.project}/topics"
-        self._publisher: BatchPublisher[Token] = BatchPublisher(
+        self._publisher: BatchPublisher[Run] = BatchPublisher(
             publisher_api,
             f"{topics}/{spec.pubsub_topic}",
             self._workers,
@@ -102,7 +97,7 @@ class Bridge:
             settings.batch,
             ordered=spec.ordering_key_field is not None,
         )
-        self._dead_letters: BatchPublisher[Token] = BatchPublisher(
+        self._dead_letters: BatchPublisher[Run] = BatchPublisher(
             publisher_api, f"{topics}/{spec.dead_letter_topic}", self._workers, self._completions, settings.batch
         )
         group_id = settings.group_id or spec.consumer_group
@@ -244,68 +239,89 @@ class Bridge:
             self._set_paused(True)
 
     def _route(self, messages: list[Any]) -> None:
+        """Publish (or dead-letter) a consumed batch in the order consumed: with ordering keys, publishes keep
+        Kafka's order. Each message is tracked in a run, recorded before any of its publishes can settle (results
+        are taken on this thread, later in the turn)."""
         if not messages:
             return
         if self._encoder is not None:
             encoded = self._encoder.encode(messages)
-            frames, ends, tokens, others = encoded.frames, encoded.ends, encoded.tokens, encoded.others
+            frames, ends, runs, others = encoded.frames, encoded.ends, encoded.runs, encoded.others
         else:
-            frames, ends, tokens, others = b"", [], [], list(range(len(messages)))
-        if others:
-            tokens = self._route_others(messages, others, frames, ends, tokens)
-        else:
-            self._publisher.add_frames(frames, ends, tokens)
-        # Recorded before any of these publishes can settle: results are taken on this thread, later in the turn.
+            frames, ends, runs, others = b"", [], [], list(range(len(messages)))
         consumed: dict[PartitionKey, int] = {}
-        for key, offsets in _runs(tokens):
-            if self._tracker.consume(key, offsets):
-                log.warning("topic=%s partition=%d: consumer moved back to offset %d", *key, min(offsets))
-            consumed[key] = consumed.get(key, 0) + len(offsets)
+        if others:
+            # Runs never straddle a message left to the router: each lies wholly before or after it.
+            pending = iter(runs)
+            run = next(pending, None)
+            for count, position in enumerate(others):
+                before = position - count  # encoded messages that came before this one
+                while run is not None and run[2] <= before:
+                    self._publish_run(messages, count, frames, ends, run, consumed)
+                    run = next(pending, None)
+                self._route_one(messages[position], consumed)
+            while run is not None:
+                self._publish_run(messages, len(others), frames, ends, run, consumed)
+                run = next(pending, None)
+        else:
+            for run in runs:
+                self._publish_run(messages, 0, frames, ends, run, consumed)
         for key, count in consumed.items():
             self.metrics.consumed.labels(*self._label(key)).inc(count)
-        self.report.consumed += len(tokens)
+            self.report.consumed += count
 
-    def _route_others(
-        self, messages: list[Any], others: list[int], frames: bytes, ends: list[int], encoded: list[Token]
-    ) -> list[Token]:
-        """Publish the encoded messages and route the others (at `others` in `messages`), in the order consumed:
-        with ordering keys, publishes keep Kafka's order. Returns every message's token in that order."""
-        router, publisher = self._router, self._publisher
-        tokens: list[Token] = []
-        done = 0  # encoded messages queued so far
-        for count, position in enumerate(others):
-            before = position - count  # encoded messages that came before this one
-            publisher.add_frames(frames, ends, encoded, done, before)
-            tokens.extend(encoded[done:before])
-            done = before
-            message = messages[position]
-            error = message.error()
-            if error is not None:
-                self._kafka_error(error)
-                continue
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            token = ((topic, partition), offset)
-            tokens.append(token)
-            outgoing = router.route(message.value(), message.key(), topic, partition, offset, message.timestamp()[1])
-            if outgoing.dead_letter is None:
-                publisher.add(outgoing, token)
-            else:
-                self._send_dead_letter(outgoing, token)
-        publisher.add_frames(frames, ends, encoded, done)
-        tokens.extend(encoded[done:])
-        return tokens
+    def _publish_run(
+        self,
+        messages: list[Any],
+        shift: int,
+        frames: bytes,
+        ends: list[int],
+        encoded: EncodedRun,
+        consumed: dict[PartitionKey, int],
+    ) -> None:
+        """Queue a run of encoded messages, `shift` others before it in `messages`. Each part of it that a publish
+        request takes is tracked as a run of its own, so that a commit stops exactly at the first message of a
+        request still in flight."""
+        key, start, stop = encoded
 
-    def _send_dead_letter(self, letter: Outgoing, token: Token) -> None:
-        key, offset = token
+        def tracked(first: int, until: int) -> Run:
+            low, high = messages[first + shift].offset(), messages[until - 1 + shift].offset()
+            return self._track(key, low, high, until - first, consumed)
+
+        self._publisher.add_frames(frames, ends, tracked, start, stop)
+
+    def _route_one(self, message: Any, consumed: dict[PartitionKey, int]) -> None:
+        """A message the codec left to the router: an error, or anything unusual, in a run of its own."""
+        error = message.error()
+        if error is not None:
+            self._kafka_error(error)
+            return
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        run = self._track((topic, partition), offset, offset, 1, consumed)
+        outgoing = self._router.route(message.value(), message.key(), topic, partition, offset, message.timestamp()[1])
+        if outgoing.dead_letter is None:
+            self._publisher.add(outgoing, run)
+        else:
+            self._send_dead_letter(outgoing, run)
+
+    def _track(self, key: PartitionKey, first: int, last: int, count: int, consumed: dict[PartitionKey, int]) -> Run:
+        run, restarted = self._tracker.consume(key, first, last, count)
+        if restarted:
+            log.warning("topic=%s partition=%d: consumer moved back to offset %d", *key, first)
+        consumed[key] = consumed.get(key, 0) + count
+        return run
+
+    def _send_dead_letter(self, letter: Outgoing, run: Run) -> None:
+        attributes = letter.attributes
         log.warning(
-            "topic=%s partition=%d offset=%d: dead-lettered (%s: %s)",
-            key[0],
-            key[1],
-            offset,
-            letter.attributes["reason"],
-            letter.attributes.get("reason_detail", ""),
+            "topic=%s partition=%s offset=%s: dead-lettered (%s: %s)",
+            attributes.get("kafka_topic", run.key[0]),
+            attributes.get("kafka_partition", run.key[1]),
+            attributes.get("kafka_offset", "?"),
+            attributes["reason"],
+            attributes.get("reason_detail", ""),
         )
-        self._dead_letters.add(letter, token)
+        self._dead_letters.add(letter, run)
 
     def _kafka_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -335,34 +351,35 @@ class Bridge:
             except queue.Empty:
                 return
 
-    def _handled(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
+    def _handled(self, batch: PublishBatch[Run], settled: Settled[Run]) -> None:
         tracker = self._tracker
         per_partition: dict[PartitionKey, int] = {}
-        for key, offsets in _runs(settled.tokens):
-            tracker.handle(key, offsets)
-            per_partition[key] = per_partition.get(key, 0) + len(offsets)
+        for run, count in settled.spans:
+            tracker.handle(run, count)
+            per_partition[run.key] = per_partition.get(run.key, 0) + count
         if batch.publisher is self._dead_letters:
-            for (key, _), message in zip(settled.tokens, batch.messages, strict=True):
+            for run, message in zip(settled.tokens, batch.messages, strict=True):
                 reason = message.attributes["reason"]
                 self.report.dead_lettered[reason] = self.report.dead_lettered.get(reason, 0) + 1
-                self.metrics.dead_lettered.labels(*self._label(key), reason).inc()
+                self.metrics.dead_lettered.labels(*self._label(run.key), reason).inc()
             return
-        self.report.published += len(settled.tokens)
+        self.report.published += settled.count
         for key, count in per_partition.items():
             labels = self._label(key)
             self.metrics.published.labels(*labels).inc(count)
             self.metrics.publish_latency.labels(*labels).observe(settled.latency_s)
 
-    def _rejected(self, batch: PublishBatch[Token], settled: Settled[Token]) -> None:
-        """Pub/Sub refused a batch as invalid: its messages become dead letters (never dropped)."""
+    def _rejected(self, batch: PublishBatch[Run], settled: Settled[Run]) -> None:
+        """Pub/Sub refused a batch as invalid: its messages become dead letters (never dropped). Each dead letter
+        counts for its message's run: the run is handled once all of them are."""
         detail = f"{type(settled.rejected).__name__}: {settled.rejected}"
-        log.error("topic=%s: Pub/Sub rejected %d messages: %s", batch.publisher.topic_path, len(batch.tokens), detail)
+        log.error("topic=%s: Pub/Sub rejected %d messages: %s", batch.publisher.topic_path, settled.count, detail)
         from_dead_letters = batch.publisher is self._dead_letters
-        for token, message in zip(settled.tokens, batch.messages, strict=True):
+        for run, message in zip(settled.tokens, batch.messages, strict=True):
             # A rejected dead letter is sent again without its payload, which is what can make it invalid.
             data = b"" if from_dead_letters else bytes(message.data)
             letter = dead_letter(data, dict(message.attributes), DeadLetterReason.REJECTED, detail)
-            self._send_dead_letter(letter, token)
+            self._send_dead_letter(letter, run)
 
     # --- commits and rebalances ------------------------------------------------------------------------------
 
@@ -571,12 +588,6 @@ class _Progress:
     high: int
     """The broker's high watermark then."""
     since: float
-
-
-def _runs(tokens: list[Token]) -> Iterator[tuple[PartitionKey, list[int]]]:
-    """The offsets of each run of tokens of one partition, in order (grouped in C, not message by message)."""
-    for key, run in itertools.groupby(tokens, _PARTITION):
-        yield key, list(map(_OFFSET, run))
 
 
 def _names(keys: Iterable[PartitionKey]) -> str:

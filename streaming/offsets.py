@@ -1,30 +1,49 @@
-"""Which Kafka offset each partition may commit: the end of the contiguous prefix of handled messages.
+"""Which Kafka offset each partition may commit: the first offset of its earliest run not wholly handled.
 
 Pub/Sub acknowledges publishes out of order. Committing the highest acknowledged offset would, after a crash,
 skip every earlier message whose publish was still in flight; so a partition commits only up to its lowest
-message not yet handled. Pure bookkeeping: no Kafka, no clock, no threads.
+message not yet handled. Messages are counted in runs (consecutive messages of one partition that go to one
+publish request together), not one by one: a run is handled when all of its messages are, and the commit
+stops at the first offset of the earliest run that is not. Pure bookkeeping: no Kafka, no clock, no threads.
 """
 
 from __future__ import annotations
 
-import operator
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 PartitionKey = tuple[str, int]
 """(Kafka topic, partition)."""
 
 
-def _increasing(offsets: Sequence[int]) -> bool:
-    """Whether each offset is above the one before (compared in C: this runs for every consumed message)."""
-    return all(map(operator.lt, offsets, offsets[1:]))
+class Run:
+    """Consecutive messages of one partition, consumed together: what the tracker counts. The bridge hands a run
+    (or part of one, with its count) to a publish request, and reports it handled with that count."""
+
+    __slots__ = ("first", "owner", "remaining")
+
+    def __init__(self, owner: PartitionOffsets, first: int, count: int) -> None:
+        self.owner = owner
+        self.first = first
+        """Its first offset: where a commit stops while any of its messages is unhandled."""
+        self.remaining = count
+        """Its messages not yet handled."""
+
+    @property
+    def key(self) -> PartitionKey:
+        """Its partition."""
+        return self.owner.key
+
+    def __repr__(self) -> str:
+        return f"Run({self.key[0]}/{self.key[1]} from {self.first}, {self.remaining} unhandled)"
 
 
-@dataclass
+@dataclass(eq=False)
 class PartitionOffsets:
     """Offsets of one partition, consumed in increasing order."""
 
+    key: PartitionKey
     committed: int
     """The position Kafka has confirmed as committed: the next offset a restarted consumer reads."""
     position: int
@@ -33,34 +52,42 @@ class PartitionOffsets:
     """The next offset to commit: every consumed offset below it has been handled."""
     requested: int = -1
     """The last offset a commit was asked for (confirmed or not)."""
-    _consumed: deque[int] = field(default_factory=deque)
-    _unhandled: set[int] = field(default_factory=set)
-
-    @property
-    def unhandled(self) -> int:
-        """Consumed messages not yet handled (published or dead-lettered)."""
-        return len(self._unhandled)
+    unhandled: int = 0
+    """Consumed messages not yet handled (published or dead-lettered)."""
+    _runs: deque[Run] = field(default_factory=deque)
+    """Runs not wholly handled, in the order consumed: the first one holds the commit back."""
 
     @property
     def uncommitted(self) -> int:
         """Messages a restart from the committed position would read again (an upper bound with offset gaps)."""
         return self.position - self.committed
 
-    def consume(self, offsets: Sequence[int]) -> None:
-        """Record consumed offsets, increasing and past the position; they stay unhandled until `handle`."""
-        if offsets[0] < self.position:
-            raise ValueError(f"offset {offsets[0]} consumed after {self.position - 1}: offsets must increase")
-        self._consumed.extend(offsets)
-        self._unhandled.update(offsets)
-        self.position = offsets[-1] + 1
+    def consume(self, first: int, last: int, count: int) -> Run:
+        """Record `count` consumed messages from offset `first` to `last`, past the position; they stay unhandled
+        until `handle`."""
+        if first < self.position or last < first or count < 1:
+            raise ValueError(
+                f"{self.key[0]}/{self.key[1]}: {count} messages from offset {first} to {last} consumed after "
+                f"{self.position - 1}: offsets must increase"
+            )
+        run = Run(self, first, count)
+        self._runs.append(run)
+        self.unhandled += count
+        self.position = last + 1
+        return run
 
-    def handle(self, offsets: Iterable[int]) -> None:
-        """Record messages safely out (or dead-lettered); unknown or repeated offsets are ignored."""
-        unhandled = self._unhandled
-        unhandled.difference_update(offsets)
-        consumed = self._consumed
-        while consumed and consumed[0] not in unhandled:
-            self.committable = consumed.popleft() + 1
+    def handle(self, run: Run, count: int) -> None:
+        """Record `count` messages of a run safely out (or dead-lettered); a run of another partition, or counts
+        beyond what it has left, change nothing."""
+        if run.owner is not self:
+            return
+        count = min(count, run.remaining)
+        run.remaining -= count
+        self.unhandled -= count
+        runs = self._runs
+        while runs and not runs[0].remaining:
+            runs.popleft()
+        self.committable = runs[0].first if runs else self.position
 
     def confirm(self, offset: int) -> None:
         """Record a commit Kafka acknowledged; commits only move forward."""
@@ -79,35 +106,28 @@ class OffsetTracker:
     def __iter__(self) -> Iterator[tuple[PartitionKey, PartitionOffsets]]:
         return iter(list(self._partitions.items()))
 
-    def consume(self, key: PartitionKey, offsets: Sequence[int]) -> bool:
-        """Record messages consumed from one partition, in order; True when the partition moved backwards (a seek
-        or offset reset) and its bookkeeping started again there. The first message of a partition sets where its
-        commits start. Whole runs at a time: the bridge tracks every message, so per-offset calls would cost."""
-        if not offsets:
-            return False
-        if not _increasing(offsets):
-            # It moved back within the run: take it one increasing run at a time.
-            cut = next(n for n in range(1, len(offsets)) if offsets[n] <= offsets[n - 1])
-            restarted = self.consume(key, offsets[:cut])
-            return self.consume(key, offsets[cut:]) or restarted
+    def consume(self, key: PartitionKey, first: int, last: int, count: int) -> tuple[Run, bool]:
+        """Record a run of `count` messages consumed from one partition, offsets `first` to `last`: the run, and
+        True when the partition moved backwards (a seek or offset reset) and its bookkeeping started again there.
+        The first message of a partition sets where its commits start."""
         partition = self._partitions.get(key)
-        restarted = partition is not None and offsets[0] < partition.position
+        restarted = partition is not None and first < partition.position
         if partition is None or restarted:
-            first = offsets[0]
-            partition = self._partitions[key] = PartitionOffsets(committed=first, position=first, committable=first)
-        partition.consume(offsets)
-        return restarted
+            partition = self._partitions[key] = PartitionOffsets(
+                key, committed=first, position=first, committable=first
+            )
+        return partition.consume(first, last, count), restarted
 
     def position(self, key: PartitionKey) -> int | None:
         """The next offset to consume from a partition; None before its first message."""
         partition = self._partitions.get(key)
         return None if partition is None else partition.position
 
-    def handle(self, key: PartitionKey, offsets: Iterable[int]) -> None:
-        """Record handled messages of one partition; those of partitions no longer tracked are ignored."""
-        partition = self._partitions.get(key)
-        if partition is not None:
-            partition.handle(offsets)
+    def handle(self, run: Run, count: int) -> None:
+        """Record `count` messages of a run handled; runs of partitions no longer tracked (or tracked again since
+        they moved back) are ignored."""
+        if self._partitions.get(run.key) is run.owner:
+            run.owner.handle(run, count)
 
     def confirm(self, key: PartitionKey, offset: int) -> None:
         """Record a commit Kafka acknowledged."""

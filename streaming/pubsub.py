@@ -211,12 +211,21 @@ class PublishBatch(Generic[T]):
     parts: list[bytes | memoryview]
     """The request's bytes: its head, then runs of framed messages (views of the codec's frames, not copies)."""
     opened_at: float
-    tokens: list[T] = field(default_factory=list)
+    spans: list[tuple[T, int]] = field(default_factory=list)
+    """The messages' tokens, in order, as (token, messages that carry it): consecutive messages added with one
+    token are counted together, not listed."""
+    count: int = 0
+    """Messages in the request."""
     size_bytes: int = 0
     attempts: int = 0
     not_before: float = 0.0
     sent_at: float = 0.0
     error: BaseException | None = None
+
+    @property
+    def tokens(self) -> list[T]:
+        """One token a message, in order."""
+        return _tokens(self.spans)
 
     @property
     def body(self) -> bytes:
@@ -233,9 +242,20 @@ class PublishBatch(Generic[T]):
 class Settled(Generic[T]):
     """The outcome of a batch: published, or rejected by Pub/Sub as invalid."""
 
-    tokens: list[T]
+    spans: list[tuple[T, int]]
+    """The batch's tokens with their counts (`PublishBatch.spans`)."""
+    count: int
     latency_s: float
     rejected: BaseException | None = None
+
+    @property
+    def tokens(self) -> list[T]:
+        """One token a message, in order."""
+        return _tokens(self.spans)
+
+
+def _tokens(spans: list[tuple[T, int]]) -> list[T]:
+    return [token for token, count in spans for _ in range(count)]
 
 
 class BatchPublisher(Generic[T]):
@@ -289,16 +309,22 @@ class BatchPublisher(Generic[T]):
     def add(self, message: Outgoing, token: T) -> None:
         """Queue one message; it is sent when its batch fills up or ages (see `pump`)."""
         framed = frame(message.data, message.attributes, message.ordering_key)
-        self.add_frames(framed, [len(framed)], [token])
+        self.add_frames(framed, [len(framed)], lambda start, stop: token)
 
     def add_frames(
-        self, frames: bytes, ends: Sequence[int], tokens: Sequence[T], first: int = 0, stop: int | None = None
+        self,
+        frames: bytes,
+        ends: Sequence[int],
+        token_for: Callable[[int, int], T],
+        first: int = 0,
+        stop: int | None = None,
     ) -> None:
-        """Queue framed messages (`streaming_codec`): message n is `frames[ends[n - 1]:ends[n]]`, with token
-        `tokens[n]`; only messages `first` to `stop` (default: the rest). Cut into batches without a Python step
-        per message: each batch takes the longest run that fits its message and byte limits."""
+        """Queue framed messages (`streaming_codec`): message n is `frames[ends[n - 1]:ends[n]]`; only messages
+        `first` to `stop` (default: the rest). Cut into batches without a Python step per message: each batch
+        takes the longest run that fits its message and byte limits, and its part's messages carry one token,
+        `token_for(start, stop)` of that part, counted once."""
         settings = self._settings
-        stop = len(tokens) if stop is None else stop
+        stop = len(ends) if stop is None else stop
         view = memoryview(frames)
         at = first
         while at < stop:
@@ -306,20 +332,21 @@ class BatchPublisher(Generic[T]):
             if batch is None:
                 batch = self._open = PublishBatch(self, [self._head], self._clock())
             start = ends[at - 1] if at else 0
-            until = min(stop, at + settings.max_messages - len(batch.tokens))
+            until = min(stop, at + settings.max_messages - batch.count)
             until = bisect.bisect_right(ends, start + settings.max_bytes - batch.size_bytes, at, until)
             if until == at:
-                if batch.tokens:  # the next message does not fit: it starts a new batch
+                if batch.count:  # the next message does not fit: it starts a new batch
                     self._close_open()
                     continue
                 until = at + 1  # a message over the byte limit alone: Pub/Sub will say whether it is too large
             size = ends[until - 1] - start
             batch.parts.append(view[start : ends[until - 1]])
-            batch.tokens.extend(tokens[at:until])
+            batch.spans.append((token_for(at, until), until - at))
+            batch.count += until - at
             batch.size_bytes += size
             self.pending_bytes += size
             at = until
-            if len(batch.tokens) >= settings.max_messages:
+            if batch.count >= settings.max_messages:
                 self._close_open()
 
     def flush(self) -> None:
@@ -347,7 +374,7 @@ class BatchPublisher(Generic[T]):
             self.pending_bytes -= batch.size_bytes
             if error is None:
                 self.last_error = None
-            return Settled(batch.tokens, self._clock() - batch.opened_at, error)
+            return Settled(batch.spans, batch.count, self._clock() - batch.opened_at, error)
         batch.attempts += 1
         batch.error = None
         delay = min(0.2 * 2 ** min(batch.attempts, 6), 10.0)
@@ -357,7 +384,7 @@ class BatchPublisher(Generic[T]):
         log.warning(
             "topic=%s: publish of %d messages failed (attempt %d): %s; retrying in %.1fs",
             self.topic_path,
-            len(batch.tokens),
+            batch.count,
             batch.attempts,
             self.last_error,
             delay,

@@ -9,8 +9,10 @@ class Encoded:
     """The encoded messages, each framed as an element of PublishRequest.messages, one after the other."""
     ends: list[int]
     """Per encoded message, where its frame ends in `frames`."""
-    tokens: list[tuple[tuple[str, int], int]]
-    """Per encoded message, its Kafka coordinates: ((topic, partition), offset)."""
+    runs: list[tuple[tuple[str, int], int, int]]
+    """The encoded messages in runs: ((topic, partition), start, stop) for messages `start` to `stop` (excluded)
+    of one partition. A run ends where the partition changes, where a message was left to the router, and where an
+    offset does not increase: each run is consecutive in Kafka."""
     others: list[int]
     """Positions (in the list given) of the messages left to the router: errors, and anything unusual."""
 

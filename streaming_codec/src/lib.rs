@@ -244,7 +244,7 @@ fn read_fields<'de>(text: &'de str, names: &[&str]) -> Option<[Option<Value<'de>
 
 // --- the encoder --------------------------------------------------------------------------------------------
 
-/// A partition's `(topic, partition)` tuple, made once and shared by the tokens of its messages.
+/// A partition's `(topic, partition)` tuple, made once and shared by the runs of its messages.
 struct PartitionKey {
     topic: String,
     partition: i64,
@@ -284,10 +284,33 @@ struct Encoded {
     frames: Py<PyBytes>,
     /// Per encoded message, where its frame ends in `frames`.
     ends: Py<PyList>,
-    /// Per encoded message, its Kafka coordinates: ((topic, partition), offset).
-    tokens: Py<PyList>,
+    /// The encoded messages in runs: `((topic, partition), start, stop)` for messages `start` to `stop`
+    /// (excluded) of one partition. A run ends where the partition changes, where a message was left to the
+    /// router, and where an offset does not increase: each run is consecutive in Kafka.
+    runs: Py<PyList>,
     /// Positions (in the list given) of the messages left to the router: errors, and anything unusual.
     others: Py<PyList>,
+}
+
+/// The run being built while the lists are made: consecutive encoded messages of one partition.
+struct OpenRun<'a> {
+    topic: &'a str,
+    partition: i64,
+    /// Index (among the encoded messages) of its first message.
+    start: usize,
+    last: i64,
+    /// Position (in the list given) of its last message.
+    position: usize,
+}
+
+impl OpenRun<'_> {
+    /// Whether the message at `position` continues the run: the next in the list, same partition, a later offset.
+    fn continued_by(&self, candidate: &Candidate<'_>, position: usize) -> bool {
+        position == self.position + 1
+            && candidate.partition == self.partition
+            && candidate.offset > self.last
+            && candidate.topic == self.topic
+    }
 }
 
 impl StreamEncoder {
@@ -318,6 +341,17 @@ impl StreamEncoder {
             key: key.clone_ref(py),
         });
         Ok(key)
+    }
+
+    /// A finished run as `((topic, partition), start, stop)`.
+    fn run_tuple<'py>(
+        &mut self,
+        py: Python<'py>,
+        run: &OpenRun<'_>,
+        stop: usize,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let key = self.partition_key(py, run.topic, run.partition)?;
+        (key, run.start, stop).into_pyobject(py)
     }
 }
 
@@ -516,31 +550,45 @@ impl StreamEncoder {
 
         // 3. With it again: the lists, in the order given.
         let ends = PyList::empty(py);
-        let tokens = PyList::empty(py);
+        let runs = PyList::empty(py);
         let others = PyList::empty(py);
+        let mut open: Option<OpenRun<'_>> = None;
         let mut framed = candidates.iter().zip(framed_ends);
+        let mut index = 0;
         for (position, kept) in kept.into_iter().enumerate() {
             let encoded = if kept { framed.next() } else { None };
-            match encoded {
-                Some((candidate, Some(end))) => {
-                    ends.append(end)?;
-                    let partition_key =
-                        self.partition_key(py, candidate.topic, candidate.partition)?;
-                    tokens.append(PyTuple::new(
-                        py,
-                        [
-                            partition_key.into_any(),
-                            candidate.offset.into_pyobject(py)?.into_any().unbind(),
-                        ],
-                    )?)?;
+            let Some((candidate, Some(end))) = encoded else {
+                others.append(position)?;
+                continue;
+            };
+            ends.append(end)?;
+            match &mut open {
+                Some(run) if run.continued_by(candidate, position) => {
+                    run.last = candidate.offset;
+                    run.position = position;
                 }
-                _ => others.append(position)?,
+                _ => {
+                    if let Some(run) = open.take() {
+                        runs.append(self.run_tuple(py, &run, index)?)?;
+                    }
+                    open = Some(OpenRun {
+                        topic: candidate.topic,
+                        partition: candidate.partition,
+                        start: index,
+                        last: candidate.offset,
+                        position,
+                    });
+                }
             }
+            index += 1;
+        }
+        if let Some(run) = open {
+            runs.append(self.run_tuple(py, &run, index)?)?;
         }
         Ok(Encoded {
             frames: PyBytes::new(py, &frames).unbind(),
             ends: ends.unbind(),
-            tokens: tokens.unbind(),
+            runs: runs.unbind(),
             others: others.unbind(),
         })
     }

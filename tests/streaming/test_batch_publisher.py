@@ -113,16 +113,25 @@ def test_framed_messages_are_cut_into_batches_by_count_and_bytes_in_their_order(
     sizes = [100, 100, 100, 100, 100, 1000, 1300, 1000, 100, 3000, 100]
     framed = [frame(b"x" * size, {"kafka_offset": str(offset)}) for offset, size in enumerate(sizes)]
     frames, ends = b"".join(framed), list(itertools.accumulate(map(len, framed)))
-    tokens = list(range(len(sizes)))
-    publisher.add_frames(frames, ends, tokens, 0, 2)  # a consumed batch in two parts, as around a routed message
+    parts: list[tuple[int, int]] = []
+
+    def token_for(start: int, stop: int) -> int:
+        parts.append((start, stop))
+        return start
+
+    publisher.add_frames(frames, ends, token_for, 0, 2)  # a consumed batch in two parts, as around a routed message
     publisher.add(_message(99), 99)
-    publisher.add_frames(frames, ends, tokens, 2)
+    publisher.add_frames(frames, ends, token_for, 2)
     publisher.flush()
     assert api.sent == [[0, 1, 99, 2], [3, 4, 5], [6, 7, 8], [9], [10]], (
         "four messages at most; a message that does not fit starts the next batch; one over the byte limit goes "
         "alone, for Pub/Sub to judge"
     )
-    assert [s.tokens for s in _settle_all(publisher, completions) if s] == api.sent
+    assert parts == [(0, 2), (2, 3), (3, 6), (6, 9), (9, 10), (10, 11)], "one token for each part a batch takes"
+    settled = [s for s in _settle_all(publisher, completions) if s]
+    assert [s.spans for s in settled] == [[(0, 2), (99, 1), (2, 1)], [(3, 3)], [(6, 3)], [(9, 1)], [(10, 1)]]
+    assert [s.count for s in settled] == [4, 3, 3, 1, 1]
+    assert [s.tokens for s in settled] == [[0, 0, 99, 2], [3] * 3, [6] * 3, [9], [10]]
     assert publisher.pending_bytes == 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from google.api_core import exceptions as google_exceptions
 
 from streaming.bridge import collector_frozen
 from streaming.metrics import MetricsServer
@@ -309,6 +310,49 @@ def test_the_commit_never_passes_a_publish_that_is_still_in_flight(stream: tuple
         bridge.stop()
     close(client)
     assert set(published.coordinates()) == {(topic, 0, offset) for offset in range(300)}
+
+
+class RejectingPublisherApi:
+    """The real Publish RPC, except that Pub/Sub refuses as invalid every request to the stream's topic carrying one
+    chosen offset (as it refuses an attribute it will not take)."""
+
+    def __init__(self, api: Any, topic: str, rejected_offset: int) -> None:
+        self._api = api
+        self._topic = topic
+        self._rejected_offset = str(rejected_offset)
+
+    def publish(self, request: Any, **options: Any) -> Any:
+        """Publish, unless this request is the one to refuse."""
+        if request.topic.endswith(f"/{self._topic}") and any(
+            message.attributes["kafka_offset"] == self._rejected_offset for message in request.messages
+        ):
+            raise google_exceptions.InvalidArgument("an attribute Pub/Sub will not take")  # type: ignore[no-untyped-call]
+        return self._api.publish(request=request, **options)
+
+
+def test_a_batch_pubsub_refuses_becomes_dead_letters_and_is_committed_once_they_are_out(
+    stream: tuple[StreamSpec, str],
+) -> None:
+    spec, dead_letter_subscription = stream
+    bootstrap, project, topic = _one_partition_with(spec, 300)
+
+    client = publisher_client()
+    api = RejectingPublisherApi(PublishRpc(client), spec.pubsub_topic, rejected_offset=25)
+    batches = BatchSettings(max_messages=10, max_latency_s=0.01)
+    with (
+        Collector(project, spec.subscription) as published,
+        Collector(project, dead_letter_subscription) as dead,
+        BridgeThread(spec, bootstrap, project, api=api, batch=batches) as bridge,
+    ):
+        wait_until("every offset is committed", lambda: _all_committed(bootstrap, spec, 1), 60, bridge.check)
+        wait_until("both topics delivered", lambda: len(published.messages) >= 290 and len(dead.messages) >= 10, 60)
+        report = bridge.stop()
+    close(client)
+    refused = set(range(20, 30))  # the request of ten that carried offset 25
+    assert set(published.coordinates()) == {(topic, 0, offset) for offset in set(range(300)) - refused}
+    letters = {int(m.attributes["kafka_offset"]): m.attributes["reason"] for m in dead.messages}
+    assert letters == dict.fromkeys(refused, "rejected_by_pubsub")
+    assert (report.published, report.dead_lettered) == (290, {"rejected_by_pubsub": 10})
 
 
 def _gauge(metrics: bytes, name: str) -> dict[str, float]:

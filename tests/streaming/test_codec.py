@@ -14,7 +14,7 @@ from google.pubsub_v1.types import PublishRequest
 
 from streaming.messages import PUBSUB_MAX_MESSAGE_BYTES, MessageRouter, Outgoing, stream_encoder
 from streaming.spec import StreamSpec, find_stream_spec
-from streaming_codec import StreamEncoder, frame, request_head
+from streaming_codec import Encoded, StreamEncoder, frame, request_head
 from tests.streaming.support import rfq_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,6 @@ def _compare(spec: StreamSpec, messages: list[Message]) -> tuple[int, int]:
     encoded = _encoder(spec).encode(messages)
     router = MessageRouter(spec)
     published = iter(_decoded(encoded.frames))
-    tokens = iter(encoded.tokens)
     others = set(encoded.others)
     for position, message in enumerate(messages):
         if position in others:
@@ -68,11 +67,29 @@ def _compare(spec: StreamSpec, messages: list[Message]) -> tuple[int, int]:
         routed = router.route(message.value(), message.key(), TOPIC, partition, offset, TIMESTAMP)
         assert routed.dead_letter is None, f"encoded, but the router dead-letters it: {message.value()!r}"
         assert _as_published(next(published)) == routed, message.value()
-        assert next(tokens) == ((TOPIC, partition), offset)
     assert next(published, None) is None
-    assert len(encoded.ends) == len(encoded.tokens) == len(messages) - len(others)
+    assert len(encoded.ends) == len(messages) - len(others)
     assert encoded.ends[-1:] == [len(encoded.frames)] or not encoded.ends
+    _check_runs(encoded, messages)
     return len(messages) - len(others), len(others)
+
+
+def _check_runs(encoded: Encoded, messages: list[Message]) -> None:
+    """The runs cover the encoded messages in order, each run consecutive in the list given, of one partition, with
+    increasing offsets."""
+    others = set(encoded.others)
+    positions = [position for position in range(len(messages)) if position not in others]
+    covered = 0
+    for key, start, stop in encoded.runs:
+        assert start == covered < stop
+        run = [messages[position] for position in positions[start:stop]]
+        assert positions[stop - 1] - positions[start] == stop - 1 - start, "a run never straddles another message"
+        assert {(message.topic(), message.partition()) for message in run} == {key}
+        offsets = [offset for message in run if (offset := message.offset()) is not None]
+        assert len(offsets) == len(run)
+        assert offsets == sorted(set(offsets))
+        covered = stop
+    assert covered == len(positions)
 
 
 def test_usual_events_are_encoded_as_the_router_publishes_them(spec: StreamSpec) -> None:
@@ -138,8 +155,18 @@ def test_kafka_errors_are_left_to_the_loop_and_the_others_keep_their_order(spec:
     messages = [_message(_event(), offset=7), end_of_partition, _message(None, offset=8), _message(_event(), offset=9)]
     encoded = _encoder(spec).encode(messages)
     assert encoded.others == [1, 2]
-    assert encoded.tokens == [((TOPIC, 3), 7), ((TOPIC, 3), 9)]
+    assert encoded.runs == [((TOPIC, 3), 0, 1), ((TOPIC, 3), 1, 2)], "a run ends at a message left to the router"
     assert _compare(spec, messages) == (2, 2)
+
+
+def test_runs_end_where_the_partition_changes_or_an_offset_does_not_increase(spec: StreamSpec) -> None:
+    placed = [(0, 10), (0, 11), (0, 12), (1, 5), (1, 6), (0, 13), (0, 3), (0, 4)]
+    messages = [_message(_event(sequence=n), partition=p, offset=o) for n, (p, o) in enumerate(placed)]
+    encoded = _encoder(spec).encode(messages)
+    assert encoded.others == []
+    assert encoded.runs == [((TOPIC, 0), 0, 3), ((TOPIC, 1), 3, 5), ((TOPIC, 0), 5, 6), ((TOPIC, 0), 6, 8)]
+    assert encoded.runs[0][0] is encoded.runs[2][0], "a partition's key is made once and shared"
+    assert _compare(spec, messages) == (8, 0)
 
 
 def test_mutated_events_are_either_encoded_exactly_or_left_to_the_router(spec: StreamSpec) -> None:

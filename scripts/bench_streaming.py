@@ -61,7 +61,7 @@ sys.path.insert(0, str(REPO))
 from confluent_kafka import Consumer, ConsumerGroupState, KafkaException, Producer  # noqa: E402 - the repository root must be importable first
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
-from streaming.bridge import Bridge, collector_frozen  # noqa: E402
+from streaming.bridge import Bridge, collector_tuned  # noqa: E402
 from streaming.kafka import consumer_config  # noqa: E402
 from streaming.messages import MessageRouter  # noqa: E402
 from streaming.pubsub import (  # noqa: E402
@@ -277,7 +277,7 @@ def bridge_rate(bootstrap: str, project: str, topic: str, count: int, meter: Cpu
     bridge = Bridge(spec, BridgeSettings(bootstrap_servers=bootstrap, project=project), PublishRpc(client))
     stop = threading.Event()
     runner = threading.Thread(target=bridge.run, args=(stop,))
-    with collector_frozen():  # as `mdp bridge run` runs it
+    with collector_tuned():  # as `mdp bridge run` runs it
         runner.start()
         while bridge.report.published < count:
             if not meter.started and bridge.report.consumed:

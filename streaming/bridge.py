@@ -608,15 +608,30 @@ def ensure_dead_letter_subscription(spec: StreamSpec, project: str) -> None:
         close(subscriber)
 
 
+_YOUNG_COLLECTION_ALLOCATIONS = 50_000
+"""While the bridge runs: net allocations of tracked objects between young collections (Python's default: 700)."""
+
+
 @contextlib.contextmanager
-def collector_frozen() -> Iterator[None]:
-    """What exists on entry (modules, clients) lives as long as the bridge: out of the cycle collector's reach, its
-    full collections walk only what the bridge makes while it runs (measured: 2 to 7 % of a backlog drain's time,
-    under 1 % frozen). Unfrozen on exit, so that the interpreter frees it as usual when it ends."""
+def collector_tuned() -> Iterator[None]:
+    """The cycle collector set for the bridge while it runs, as before on exit (so the interpreter frees as usual).
+
+    - What exists on entry (modules, clients) lives as long as the bridge: frozen, out of the collector's reach, so
+      that full collections walk only what the bridge makes (measured: 2 to 7 % of a backlog drain's time, under
+      1 % frozen).
+    - Young collections wait for 50,000 net allocations instead of 700. A turn's consumed batch is 1,000 message
+      objects that live for that turn: at 700, a young collection came in the middle of nearly every turn, walked
+      the batch and promoted it, for middle collections to walk again (274 young and 24 middle collections in a
+      300,000-message drain). Now there are none in a drain, and the bridge took less CPU a message in 9 of 13
+      alternated pairs of rounds (medians 2.18 against 2.37 us). Garbage cycles (error paths) still go at the
+      threshold."""
+    threshold = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(_YOUNG_COLLECTION_ALLOCATIONS, *threshold[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*threshold)
         gc.unfreeze()
 
 
@@ -634,7 +649,7 @@ def run_bridge(spec: StreamSpec, settings: BridgeSettings, stop: threading.Event
             server = MetricsServer(bridge.metrics.registry, bridge.health, settings.metrics_port)
             server.start()
         try:
-            with collector_frozen():
+            with collector_tuned():
                 return bridge.run(stop)
         finally:
             if server is not None:

@@ -20,7 +20,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from google.api_core import exceptions as google_exceptions
 
-from streaming.bridge import collector_frozen
+from streaming.bridge import collector_tuned
 from streaming.metrics import MetricsServer
 from streaming.pubsub import BatchSettings, PublishRpc, close, publisher_client
 from streaming.spec import StreamSpec
@@ -53,11 +53,18 @@ def stream() -> Iterator[tuple[StreamSpec, str]]:
         yield spec, dead_letters
 
 
-def test_what_exists_when_a_bridge_starts_is_out_of_the_collectors_reach_until_it_ends() -> None:
+def test_while_a_bridge_runs_what_existed_is_frozen_and_young_collections_are_rare_then_both_are_undone() -> None:
     assert gc.get_freeze_count() == 0
-    with collector_frozen():
+    before = gc.get_threshold()
+    with collector_tuned():
         assert gc.get_freeze_count() > 1000  # the modules' objects, at least
+        assert gc.get_threshold() == (50_000, *before[1:])
+        young = gc.get_stats()[0]["collections"]
+        batch = [[n] for n in range(1000)]  # a consumed batch's worth of tracked objects, living for a turn
+        del batch
+        assert gc.get_stats()[0]["collections"] == young
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def _mdp(home: Path, specs_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:

@@ -314,10 +314,9 @@ class Bridge:
     def _send_dead_letter(self, letter: Outgoing, run: Run) -> None:
         attributes = letter.attributes
         log.warning(
-            "topic=%s partition=%s offset=%s: dead-lettered (%s: %s)",
-            attributes.get("kafka_topic", run.key[0]),
-            attributes.get("kafka_partition", run.key[1]),
-            attributes.get("kafka_offset", "?"),
+            "topic=%s partition=%d offset=%s: dead-lettered (%s: %s)",
+            *run.key,
+            attributes["kafka_offset"],
             attributes["reason"],
             attributes.get("reason_detail", ""),
         )

@@ -223,11 +223,6 @@ class PublishBatch(Generic[T]):
     error: BaseException | None = None
 
     @property
-    def tokens(self) -> list[T]:
-        """One token a message, in order."""
-        return _tokens(self.spans)
-
-    @property
     def body(self) -> bytes:
         """The serialized request, joined: the one copy of its bytes before gRPC's."""
         return b"".join(self.parts)
@@ -250,12 +245,8 @@ class Settled(Generic[T]):
 
     @property
     def tokens(self) -> list[T]:
-        """One token a message, in order."""
-        return _tokens(self.spans)
-
-
-def _tokens(spans: list[tuple[T, int]]) -> list[T]:
-    return [token for token, count in spans for _ in range(count)]
+        """One token a message, in order (for the rare paths that go message by message)."""
+        return [token for token, count in self.spans for _ in range(count)]
 
 
 class BatchPublisher(Generic[T]):

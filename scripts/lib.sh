@@ -13,6 +13,10 @@ step() { # name outcome: one line of the summary a check prints at the end
 }
 
 installed() { [[ -f $1/.installed ]]; }
+already_installed() { # dir what: true, and says so, when dir holds a finished install
+    installed "$1" || return 1
+    say "$2: already installed"
+}
 
 begin_install() { # dir what
     rm -rf "$1"

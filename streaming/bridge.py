@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from streaming.broker_offsets import BrokerOffsets
-from streaming.exceptions import KafkaFatalError
+from streaming.exceptions import KafkaFatalError, SchemaRegistryError
 from streaming.kafka import consumer_config, create_admin, create_commit_reader, create_consumer
 from streaming.messages import DeadLetterReason, Outgoing, dead_letter, message_router, stream_encoder
 from streaming.metrics import BridgeMetrics, MetricsServer
@@ -37,6 +37,7 @@ from streaming.pubsub import (
     publisher_client,
     subscriber_client,
 )
+from streaming.schema_registry import open_schema_registry
 from streaming.settings import BridgeSettings
 from streaming.spec import StreamSpec
 
@@ -82,7 +83,9 @@ class Bridge:
         self.metrics = metrics or BridgeMetrics()
         self.report = BridgeReport(spec.name)
         self._clock = clock
-        self._router = message_router(spec)
+        # Avro streams whose spec allows it: writer schemas the spec does not list come from the registry.
+        self._schema_registry = open_schema_registry(spec, settings.schema_registry)
+        self._router = message_router(spec, self._schema_registry)
         # JSON streams: the usual message is checked and framed in compiled code, the rest by the router.
         self._encoder = stream_encoder(spec)
         self._tracker = OffsetTracker()
@@ -144,8 +147,16 @@ class Bridge:
                 ",".join(self.spec.kafka_topics),
                 self._publisher.topic_path,
             )
-            while not stop.is_set():
-                self._step()
+            try:
+                while not stop.is_set():
+                    self._step()
+            except SchemaRegistryError as error:
+                # Neither the messages' fault nor this replica's: publish and commit everything before the message
+                # that needs the schema, so that a restart starts at it.
+                log.error("stream=%s: %s", self.spec.name, error)
+                self._set_paused(True)
+                self._finish(None)
+                raise
             log.info("stream=%s: stopping: finishing in-flight publishes, then committing", self.spec.name)
             self._set_paused(True)
             self._finish(None)
@@ -156,6 +167,8 @@ class Bridge:
             self._workers.shutdown(wait=False, cancel_futures=True)
             self._update_gauges(final=True)
             self._broker.close()
+            if self._schema_registry is not None:
+                self._schema_registry.close()
         return self.report
 
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -297,8 +310,10 @@ class Bridge:
             self._kafka_error(error)
             return
         topic, partition, offset = message.topic(), message.partition(), message.offset()
-        run = self._track((topic, partition), offset, offset, 1, consumed)
+        # Routed before it is tracked: a message whose schema the registry could not give stops the bridge
+        # untracked, so the drain before the stop waits only for the messages before it.
         outgoing = self._router.route(message.value(), message.key(), topic, partition, offset, message.timestamp()[1])
+        run = self._track((topic, partition), offset, offset, 1, consumed)
         if outgoing.dead_letter is None:
             self._publisher.add(outgoing, run)
         else:

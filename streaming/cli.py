@@ -31,7 +31,8 @@ from streaming.pubsub import (
     publisher_client,
     subscriber_client,
 )
-from streaming.settings import BridgeSettings, LoadSettings
+from streaming.schema_registry import open_schema_registry
+from streaming.settings import BridgeSettings, LoadSettings, SchemaRegistrySettings
 from streaming.spec import find_stream_spec, load_stream_specs
 
 bridge_app = typer.Typer(help="The Kafka -> Pub/Sub bridge of the streaming lane.", no_args_is_help=True)
@@ -61,6 +62,21 @@ CreateOption = Annotated[
         "--create-missing",
         envvar="MDP_STREAM_CREATE_MISSING",
         help="Create missing Pub/Sub topics and subscriptions (emulators; Terraform owns them in the cloud).",
+    ),
+]
+
+SchemaRegistryUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MDP_SCHEMA_REGISTRY_URL",
+        help="Schema registry (base URL of its Confluent API) of Avro streams whose spec takes schemas from it.",
+    ),
+]
+SchemaRegistryUserInfoOption = Annotated[
+    str | None,
+    typer.Option(
+        envvar="MDP_SCHEMA_REGISTRY_USER_INFO",
+        help="user:password for the schema registry; better set as the environment variable.",
     ),
 ]
 
@@ -144,6 +160,8 @@ def bridge_run(
             help="Seconds a partition may receive messages this replica does not read before /healthz fails.",
         ),
     ] = 300.0,
+    schema_registry_url: SchemaRegistryUrlOption = None,
+    schema_registry_user_info: SchemaRegistryUserInfoOption = None,
     create_missing: CreateOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -161,6 +179,7 @@ def bridge_run(
         batch=BatchSettings(max_latency_s=batch_latency_ms / 1000),
         metrics_port=metrics_port,
         partition_stall_s=partition_stall_s,
+        schema_registry=SchemaRegistrySettings(schema_registry_url, schema_registry_user_info),
         create_topics=create_missing,
     )
     report = run_bridge(spec, bridge_settings, _stop_on_signals())
@@ -471,23 +490,28 @@ def dead_letters_replay(
     subscription: DeadLetterSubscriptionOption = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Replay the oldest this many dead letters.")] = 1000,
     dry_run: Annotated[bool, typer.Option(help="Say what a replay would do; publish and acknowledge nothing.")] = False,
+    schema_registry_url: SchemaRegistryUrlOption = None,
+    schema_registry_user_info: SchemaRegistryUserInfoOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Put a stream's dead letters through its spec as it is now and publish those that pass to the stream's
     topic (forwarded ones as they were); acknowledge only what Pub/Sub took. Exit 1 if any are left."""
     spec = find_stream_spec(_settings(ctx).specs_dir, stream)
     project_id = _project(project)
+    registry = open_schema_registry(spec, SchemaRegistrySettings(schema_registry_url, schema_registry_user_info))
     subscriber, publisher = subscriber_client(), publisher_client()
     try:
         path = subscriber.subscription_path(project_id, subscription or spec.dead_letter_topic)
         replay = DeadLetterReplay(
-            spec, message_router(spec), publisher, publisher.topic_path(project_id, spec.pubsub_topic)
+            spec, message_router(spec, registry), publisher, publisher.topic_path(project_id, spec.pubsub_topic)
         )
         with DeadLetterLease(subscriber, path) as leased:
             report = replay.run(leased, path, limit, dry_run)
     finally:
         close(subscriber)
         close(publisher)
+        if registry is not None:
+            registry.close()
     if as_json:
         print_json(report.as_dict())
     else:

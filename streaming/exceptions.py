@@ -68,3 +68,37 @@ class KafkaUnavailableError(StreamingError, Transient):
 
 class PubSubUnavailableError(StreamingError, Transient):
     """Pub/Sub did not answer or refused a request that a retry may get through."""
+
+
+class SchemaRegistryError(StreamingError):
+    """A writer schema lookup in the schema registry failed; the bridge stops, and a restart resumes from the last
+    commit, at the message that needed the schema (`message_at`: its Kafka coordinates, once known)."""
+
+    def __init__(self, url: str, schema_id: int, problem: str, message_at: str = "") -> None:
+        self.url = url
+        self.schema_id = schema_id
+        self.problem = problem
+        self.message_at = message_at
+        needed_by = f" (needed by {message_at})" if message_at else ""
+        super().__init__(f"schema registry {url}: schema id {schema_id}{needed_by}: {problem}; {self._next_step}")
+
+    _next_step = ""
+
+    def for_message(self, message_at: str) -> SchemaRegistryError:
+        """The same error, naming the Kafka message that needed the schema."""
+        return type(self)(self.url, self.schema_id, self.problem, message_at)
+
+
+class SchemaRegistryUnavailableError(SchemaRegistryError, Transient):
+    """The schema registry did not answer a lookup before the deadline."""
+
+    _next_step = "stopping; a restart publishes from that message on once the registry answers"
+
+
+class SchemaRegistryRefusedError(SchemaRegistryError, Terminal):
+    """The schema registry refused a lookup (credentials, or a request it does not take); no retry helps."""
+
+    _next_step = (
+        "stopping; check MDP_SCHEMA_REGISTRY_URL and MDP_SCHEMA_REGISTRY_USER_INFO, then restart: it publishes from "
+        "that message on"
+    )

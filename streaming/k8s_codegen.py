@@ -113,6 +113,11 @@ spec:
               valueFrom:
                 fieldRef:
                   fieldPath: metadata.name
+            # Avro streams that take writer schemas from the producers' registry (MDP_SCHEMA_REGISTRY_URL in
+            # mdp-settings): its user:password, where it wants one.
+            - name: MDP_SCHEMA_REGISTRY_USER_INFO
+              valueFrom:
+                secretKeyRef: {{ name: mdp-schema-registry, key: user-info, optional: true }}
           # /healthz fails while the loop stops turning or a partition stays unread (docs/streaming.md,
           # Backpressure): after a minute of failures the pod is restarted.
           livenessProbe:

@@ -13,6 +13,8 @@ from typing import NamedTuple
 import orjson
 
 from streaming.avro import AvroDecodeError, AvroDecoder, read_avro_schema, to_json
+from streaming.exceptions import SchemaRegistryError
+from streaming.schema_registry import SchemaRegistry
 from streaming.spec import StreamSpec
 from streaming_codec import StreamEncoder
 
@@ -169,11 +171,14 @@ class MessageRouter:
 class AvroMessageRouter(MessageRouter):
     """Turns Kafka messages of an Avro stream into Pub/Sub messages: each value is decoded (streaming/avro.py) and
     published as JSON, with its writer schema's id in `avro_schema_id`, after the same checks as a JSON stream. A
-    dead letter keeps the Avro bytes as they were in Kafka."""
+    dead letter keeps the Avro bytes as they were in Kafka. With `registry`, ids the spec does not list are looked
+    up there."""
 
-    def __init__(self, spec: StreamSpec) -> None:
+    def __init__(self, spec: StreamSpec, registry: SchemaRegistry | None = None) -> None:
         super().__init__(spec)
-        self._decoder = AvroDecoder([(schema_id, read_avro_schema(path)) for schema_id, path in spec.avro_schemas])
+        self._decoder = AvroDecoder(
+            [(schema_id, read_avro_schema(path)) for schema_id, path in spec.avro_schemas], registry
+        )
 
     def route(
         self, value: bytes | None, key: bytes | None, topic: str, partition: int, offset: int, timestamp_ms: int
@@ -183,6 +188,8 @@ class AvroMessageRouter(MessageRouter):
             return super().route(value, key, topic, partition, offset, timestamp_ms)
         try:
             record, schema_id = self._decoder.decode(value)
+        except SchemaRegistryError as error:
+            raise error.for_message(f"{topic}/{partition}@{offset}") from error
         except AvroDecodeError as error:
             attributes = self._attributes(key, topic, partition, offset, timestamp_ms)
             return dead_letter(value, attributes, DeadLetterReason.UNDECODABLE, str(error))
@@ -193,9 +200,9 @@ class AvroMessageRouter(MessageRouter):
         return outgoing
 
 
-def message_router(spec: StreamSpec) -> MessageRouter:
-    """The router for the stream's payload format."""
-    return AvroMessageRouter(spec) if spec.payload_format == "avro" else MessageRouter(spec)
+def message_router(spec: StreamSpec, registry: SchemaRegistry | None = None) -> MessageRouter:
+    """The router for the stream's payload format; `registry` serves Avro streams whose spec takes schemas from it."""
+    return AvroMessageRouter(spec, registry) if spec.payload_format == "avro" else MessageRouter(spec)
 
 
 def stream_encoder(spec: StreamSpec) -> StreamEncoder | None:

@@ -8,6 +8,18 @@ from streaming.pubsub import BatchSettings
 
 
 @dataclass(frozen=True)
+class SchemaRegistrySettings:
+    """Where Avro streams whose spec allows it look up writer schemas the spec does not list."""
+
+    url: str | None = None
+    """Base URL of the registry's Confluent-compatible API (MDP_SCHEMA_REGISTRY_URL)."""
+    user_info: str | None = None
+    """`user:password` for HTTP basic authentication, as Confluent clients take it (MDP_SCHEMA_REGISTRY_USER_INFO)."""
+    deadline_s: float = 30.0
+    """How long one lookup keeps asking a registry that does not answer before the command stops."""
+
+
+@dataclass(frozen=True)
 class BridgeSettings:
     """How one bridge replica reads Kafka and publishes to Pub/Sub."""
 
@@ -44,6 +56,8 @@ class BridgeSettings:
     reported on `/healthz` (MDP_BRIDGE_PARTITION_STALL_S)."""
     batch: BatchSettings = field(default_factory=BatchSettings)
     """Pub/Sub publish batching."""
+    schema_registry: SchemaRegistrySettings = field(default_factory=SchemaRegistrySettings)
+    """The schema registry of Avro streams whose spec takes schemas from it."""
     metrics_port: int | None = None
     """Port of `/metrics` and `/healthz`; none serves nothing (MDP_BRIDGE_METRICS_PORT)."""
     create_topics: bool = False

@@ -75,6 +75,8 @@ class StreamSpec:
     columns: tuple[StreamColumn, ...] = ()
     avro_schemas: tuple[tuple[int, Path], ...] = ()
     """Format avro: the writer schema files by registry id; the last is the reader schema."""
+    avro_schema_registry: bool = False
+    """Format avro: writer schemas by ids not listed come from the producers' schema registry."""
 
     @property
     def raw_table(self) -> str:
@@ -109,6 +111,7 @@ def _build(raw: dict[str, Any], path: Path) -> StreamSpec:
         avro_schemas=tuple(
             (schema["id"], path.parent / schema["file"]) for schema in raw["payload"].get("avro", {}).get("schemas", [])
         ),
+        avro_schema_registry=raw["payload"].get("avro", {}).get("schema_registry", False),
         columns=tuple(
             StreamColumn(
                 name=column["name"],

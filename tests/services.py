@@ -22,6 +22,7 @@ __all__ = [
     "kafka_bootstrap_servers",
     "pubsub_emulator_host",
     "pubsub_project",
+    "schema_registry_url",
     "storage_emulator_host",
 ]
 
@@ -98,3 +99,8 @@ def firestore_emulator_host() -> str:
 def kafka_bootstrap_servers() -> str:
     """The Kafka broker's `host:port` list for `bootstrap.servers` (KAFKA_BOOTSTRAP_SERVERS)."""
     return _require("KAFKA_BOOTSTRAP_SERVERS", "the Kafka broker")
+
+
+def schema_registry_url() -> str:
+    """The schema registry's Confluent-compatible API base URL (MDP_SCHEMA_REGISTRY_URL)."""
+    return _require("MDP_SCHEMA_REGISTRY_URL", "the schema registry")

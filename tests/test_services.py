@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 import google.cloud.storage as storage  # type: ignore[import-untyped]
+import httpx
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
@@ -240,3 +241,19 @@ def test_kafka_broker_answers_the_kafka_protocol() -> None:
         offset += 12 + host_length + max(rack_length, 0)
         brokers.append((node_id, f"{host}:{port}"))
     assert brokers == [(1, bootstrap.split(",")[0])]
+
+
+def test_schema_registry_gives_global_ids_through_the_confluent_api() -> None:
+    url = services.schema_registry_url()
+    schema = json.dumps({"type": "record", "name": "Smoke", "fields": [{"name": "id", "type": "string"}]})
+    headers = {"Content-Type": "application/vnd.schemaregistry.v1+json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+        first = client.post(f"/subjects/{_unique('smoke-')}/versions", json={"schema": schema})
+        again = client.post(f"/subjects/{_unique('smoke-')}/versions", json={"schema": schema})
+        assert (first.status_code, again.status_code) == (200, 200)
+        # A Confluent id names one schema across subjects: the bridge keeps what an id gave it for good.
+        assert first.json()["id"] == again.json()["id"]
+        fetched = client.get(f"/schemas/ids/{first.json()['id']}")
+        assert fetched.status_code == 200
+        assert json.loads(fetched.json()["schema"]) == json.loads(schema)
+        assert client.get("/schemas/ids/2000000000").status_code == 404

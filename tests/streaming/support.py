@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from google.api_core import exceptions as google_exceptions
 
 from streaming.bridge import Bridge, BridgeReport
+from streaming.dead_letters import REPLAYED_FROM
 from streaming.kafka import create_consumer
 from streaming.pubsub import BatchSettings, PublishRpc, close, publisher_client, subscriber_client
 from streaming.settings import BridgeSettings
@@ -320,6 +321,11 @@ class Collector:
         )
 
 
+def replayed_messages(collector: Collector) -> list[Received]:
+    """What a dead-letter replay published (a test's bridge publishes to the same subscription)."""
+    return [message for message in collector.messages if REPLAYED_FROM in message.attributes]
+
+
 # --- the bridge ----------------------------------------------------------------------------------------------
 
 
@@ -355,6 +361,14 @@ class BridgeThread:
         """Fail the test if the bridge died."""
         if self._failure is not None:
             raise AssertionError(f"the bridge failed: {self._failure!r}") from self._failure
+
+    def failed_with(self, timeout: float) -> BaseException:
+        """The error the bridge stopped with on its own; fails the test if it still runs after `timeout` seconds."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"the bridge still runs after {timeout}s"
+        close(self._client)
+        assert self._failure is not None, "the bridge stopped without an error"
+        return self._failure
 
     def stop(self) -> BridgeReport:
         """SIGTERM's path: drain, commit, close; returns the report."""

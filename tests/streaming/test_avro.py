@@ -5,16 +5,10 @@ Pub/Sub emulator."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
-import decimal
-import io
 import json
 import shutil
-import struct
 from pathlib import Path
-from typing import Any
 
-import fastavro
 import pytest
 
 from streaming.avro import AvroDecodeError, AvroDecoder, read_avro_schema
@@ -22,6 +16,16 @@ from streaming.messages import DeadLetterReason, message_router
 from streaming.spec import StreamSpec, check_stream_specs, find_stream_spec
 from tests import services
 from tests.conftest import REPO
+from tests.streaming.avro_records import (
+    IDS,
+    TOPIC,
+    V1,
+    WITHOUT_RFQ_ID,
+    avro_record,
+    avro_spec_text,
+    avro_specs_dir,
+    encode,
+)
 from tests.streaming.support import (
     BridgeThread,
     Collector,
@@ -33,50 +37,10 @@ from tests.streaming.support import (
     wait_until,
 )
 
-TOPIC = "markets.rfq.events.v1"
-V1 = {
-    "type": "record",
-    "name": "RfqEvent",
-    "namespace": "bank.markets.rfq",
-    "fields": [
-        {"name": "event_id", "type": "string"},
-        {"name": "sequence", "type": "long"},
-        {"name": "event_at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
-        {"name": "rfq_id", "type": "string"},
-        {"name": "event_type", "type": "string"},
-        {"name": "isin", "type": ["null", "string"], "default": None},
-        {"name": "side", "type": {"type": "enum", "name": "Side", "symbols": ["BUY", "SELL"]}},
-        {"name": "quantity", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 2}},
-        {"name": "price", "type": {"type": "bytes", "logicalType": "decimal", "precision": 18, "scale": 6}},
-        {"name": "currency", "type": "string"},
-        {"name": "client_lei", "type": ["null", "string"], "default": None},
-        {"name": "dealer_id", "type": ["null", "string"], "default": None},
-    ],
-}
-# Version 2 adds a field with a default: records written with version 1 read as version 2 get the default.
-V2 = {**V1, "fields": [*V1["fields"], {"name": "platform_mic", "type": ["null", "string"], "default": None}]}
-IDS = {"v1": 101, "v2": 117}
-
-
-def _avro_spec_text(schemas_line: str = "") -> str:
-    rfq = (REPO / "source_specs" / "streaming" / "rfq.yaml").read_text()
-    avro = schemas_line or (
-        f"  avro:\n    schemas:\n      - {{id: {IDS['v1']}, file: avro/rfq_v1.avsc}}\n"
-        f"      - {{id: {IDS['v2']}, file: avro/rfq_v2.avsc}}\n"
-    )
-    return rfq.replace("  format: json\n", "  format: avro\n" + avro)
-
 
 @pytest.fixture(scope="module")
 def specs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped specs with the rfq stream in Avro, its two schema versions beside it."""
-    folder = tmp_path_factory.mktemp("avro") / "source_specs"
-    shutil.copytree(REPO / "source_specs", folder)
-    (folder / "streaming" / "avro").mkdir()
-    (folder / "streaming" / "avro" / "rfq_v1.avsc").write_text(json.dumps(V1))
-    (folder / "streaming" / "avro" / "rfq_v2.avsc").write_text(json.dumps(V2))
-    (folder / "streaming" / "rfq.yaml").write_text(_avro_spec_text())
-    return folder
+    return avro_specs_dir(tmp_path_factory.mktemp("avro"))
 
 
 @pytest.fixture(scope="module")
@@ -84,35 +48,10 @@ def spec(specs_dir: Path) -> StreamSpec:
     return find_stream_spec(specs_dir, "rfq")
 
 
-def _record(number: int, **changes: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "event_id": f"EV{number:09d}",
-        "sequence": number,
-        "event_at": dt.datetime(2026, 11, 20, 10, 0, 0, 250_000, tzinfo=dt.UTC),
-        "rfq_id": f"RFQ{number // 4:08d}",
-        "event_type": "QUOTE",
-        "isin": "US0378331005",
-        "side": "BUY",
-        "quantity": decimal.Decimal("1000000.00"),
-        "price": decimal.Decimal("99.875000"),
-        "currency": "USD",
-        "client_lei": None,
-        "dealer_id": "T00001",
-    }
-    return record | changes
-
-
-def _encode(record: dict[str, Any], version: str = "v2", schema_id: int | None = None) -> bytes:
-    """A record in the Confluent wire format: zero byte, schema id, Avro binary."""
-    body = io.BytesIO()
-    fastavro.schemaless_writer(body, fastavro.parse_schema({"v1": V1, "v2": V2}[version]), record)
-    return b"\x00" + struct.pack(">I", IDS[version] if schema_id is None else schema_id) + body.getvalue()
-
-
 def test_records_of_every_listed_version_are_published_as_json_of_the_reader_schema(spec: StreamSpec) -> None:
     router = message_router(spec)
-    old = router.route(_encode(_record(1), "v1"), b"k", TOPIC, 0, 7, 1795441964104)
-    new = router.route(_encode(_record(2, platform_mic="TWEB"), "v2"), None, TOPIC, 0, 8, 1795441964104)
+    old = router.route(encode(avro_record(1), "v1"), b"k", TOPIC, 0, 7, 1795441964104)
+    new = router.route(encode(avro_record(2, platform_mic="TWEB"), "v2"), None, TOPIC, 0, 8, 1795441964104)
     assert old.dead_letter is None
     assert new.dead_letter is None
     assert json.loads(old.data) == {
@@ -144,9 +83,9 @@ def test_records_of_every_listed_version_are_published_as_json_of_the_reader_sch
     [
         (json.dumps({"event_id": "E1"}).encode(), "not the Confluent Avro wire format: first byte 7b, not 00"),
         (b"\x00\x00\x00", "not the Confluent Avro wire format"),
-        (_encode(_record(3), schema_id=55), "schema id 55 is not in the stream spec (known: 101, 117)"),
-        (_encode(_record(3))[:-4], "not a record of schema id 117"),
-        (_encode(_record(3)) + b"\x02", "1 bytes after the record of schema id 117"),
+        (encode(avro_record(3), schema_id=55), "schema id 55 is not in the stream spec (known: 101, 117)"),
+        (encode(avro_record(3))[:-4], "not a record of schema id 117"),
+        (encode(avro_record(3)) + b"\x02", "1 bytes after the record of schema id 117"),
     ],
     ids=["json", "short", "unknown-id", "truncated", "trailing"],
 )
@@ -161,7 +100,7 @@ def test_a_value_that_is_no_record_of_the_spec_is_dead_lettered_with_its_bytes(
 
 
 def test_a_record_breaking_the_stream_spec_is_dead_lettered_as_avro(spec: StreamSpec) -> None:
-    value = _encode(_record(4, event_id=""))
+    value = encode(avro_record(4, event_id=""))
     letter = message_router(spec).route(value, None, TOPIC, 0, 10, 1795441964104)
     assert letter.dead_letter is DeadLetterReason.SPEC_VIOLATION
     assert letter.attributes["reason_detail"] == "field 'event_id' is empty"
@@ -172,10 +111,10 @@ def test_a_record_breaking_the_stream_spec_is_dead_lettered_as_avro(spec: Stream
 def test_the_decoder_resolves_to_the_last_schema(tmp_path: Path) -> None:
     (tmp_path / "v1.avsc").write_text(json.dumps(V1))
     decoder = AvroDecoder([(IDS["v1"], read_avro_schema(tmp_path / "v1.avsc"))])
-    record, schema_id = decoder.decode(_encode(_record(5), "v1"))
+    record, schema_id = decoder.decode(encode(avro_record(5), "v1"))
     assert (record["event_id"], schema_id) == ("EV000000005", 101)
     with pytest.raises(AvroDecodeError, match="schema id 117 is not in the stream spec"):
-        decoder.decode(_encode(_record(5), "v2"))
+        decoder.decode(encode(avro_record(5), "v2"))
 
 
 @pytest.mark.parametrize(
@@ -198,9 +137,8 @@ def test_an_avro_spec_that_cannot_decode_its_stream_is_refused(
     shutil.copytree(specs_dir, folder)
     avro = folder / "streaming" / "avro"
     (avro / "not_avro.avsc").write_text(json.dumps({"type": "record", "name": "R", "fields": [{"name": "a"}]}))
-    fields = [field for field in V1["fields"] if field["name"] != "rfq_id"]  # type: ignore[index]
-    (avro / "no_rfq_id.avsc").write_text(json.dumps({**V1, "fields": fields}))
-    (folder / "streaming" / "rfq.yaml").write_text(_avro_spec_text(change))
+    (avro / "no_rfq_id.avsc").write_text(json.dumps(WITHOUT_RFQ_ID))
+    (folder / "streaming" / "rfq.yaml").write_text(avro_spec_text(change))
     _, problems = check_stream_specs(folder)
     assert any(message in problem[2] for problem in problems), problems
 
@@ -224,9 +162,9 @@ def test_an_avro_stream_reaches_pubsub_as_json_and_its_poison_the_dead_letter_to
         fresh_stream_spec(), payload_format="avro", avro_schemas=spec.avro_schemas, path=spec.path
     )
     dead_letter_subscription = unique("rfq-avro-dead-letters-")
-    values = [_encode(_record(n, platform_mic="TWEB"), "v2") for n in range(0, 300, 2)]
-    values += [_encode(_record(n), "v1") for n in range(1, 300, 2)]
-    poison = _encode(_record(999), schema_id=55)
+    values = [encode(avro_record(n, platform_mic="TWEB"), "v2") for n in range(0, 300, 2)]
+    values += [encode(avro_record(n), "v1") for n in range(1, 300, 2)]
+    poison = encode(avro_record(999), schema_id=55)
     with stream_topics(project, stream, dead_letter_subscription):
         create_topic(bootstrap, stream.kafka_topics[0], 1)
         produce(bootstrap, stream.kafka_topics[0], [(0, None, value) for value in [*values, poison]])

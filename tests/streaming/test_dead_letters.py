@@ -26,11 +26,11 @@ from tests.streaming.support import (
     MDP,
     BridgeThread,
     Collector,
-    Received,
     committed_offsets,
     create_topic,
     fresh_stream_spec,
     produce,
+    replayed_messages,
     rfq_event,
     stream_specs_dir,
     stream_topics,
@@ -62,11 +62,6 @@ def _mdp(specs_dir: Path, *arguments: str, status: int = 0) -> Any:
     )
     assert completed.returncode == status, f"{arguments}: exit {completed.returncode}\n{completed.stderr}"
     return json.loads(completed.stdout)
-
-
-def _replayed(collector: Collector) -> list[Received]:
-    """What a replay published (the bridge's own messages of the test are on the same subscription)."""
-    return [message for message in collector.messages if REPLAYED_FROM in message.attributes]
 
 
 def _renamed(number: int) -> bytes:
@@ -123,17 +118,17 @@ def test_a_replay_after_the_spec_fix_publishes_what_passes_and_leaves_the_rest(
         dry = _mdp(after_fix, "stream", "dead-letters", "replay", "rfq", "--dry-run", "--json", status=1)
         assert (dry["would_replay"], dry["still_dead"], dry["replayed"]) == (3, 1, 0)
         time.sleep(2)
-        assert _replayed(published) == [], "neither a replay that fixes nothing nor a dry run publishes"
+        assert replayed_messages(published) == [], "neither a replay that fixes nothing nor a dry run publishes"
 
         replay = _mdp(after_fix, "stream", "dead-letters", "replay", "rfq", "--json", status=1)
         assert (replay["replayed"], replay["still_dead"], replay["skipped"]) == (3, 1, 0)
         still_dead = [row for row in replay["dead_letters"] if row["outcome"] == Outcome.STILL_DEAD]
         assert [(row["kafka_offset"], row["reason"]) for row in still_dead] == [(4, "undecodable")]
-        wait_until("the replayed messages arrive", lambda: len(_replayed(published)) >= 3, 30)
+        wait_until("the replayed messages arrive", lambda: len(replayed_messages(published)) >= 3, 30)
         time.sleep(1)
 
     ids = {row["kafka_offset"]: row["message_id"] for row in listed}
-    replayed = _replayed(published)
+    replayed = replayed_messages(published)
     by_offset = {message.coordinates[2]: message for message in replayed}
     assert sorted(by_offset) == [1, 3, 5]
     assert len(replayed) == 3

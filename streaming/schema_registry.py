@@ -1,0 +1,160 @@
+"""Writer schemas from a schema registry with Confluent's API (Confluent's own, or Apicurio's `/apis/ccompat/v7`), for
+Avro streams whose spec lets the bridge look up ids it does not list (`payload.avro.schema_registry`).
+
+A registry id names one schema for good, so each answer is kept for the life of the process. An id the registry
+does not hold is asked again after `_UNKNOWN_KEPT_S`, so poison values with random ids do not send a request each.
+While the registry does not answer (refused connections, timeouts, 5xx, 429), the lookup retries with backoff up
+to a deadline and then raises `SchemaRegistryUnavailableError`: a schema it cannot fetch is never a dead letter.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import fastavro
+import httpx
+
+from streaming.exceptions import SchemaRegistryRefusedError, SchemaRegistryUnavailableError, StreamSettingError
+
+if TYPE_CHECKING:  # both import modules that import this one
+    from streaming.settings import SchemaRegistrySettings
+    from streaming.spec import StreamSpec
+
+__all__ = ["RegistrySchemaError", "SchemaRegistry", "open_schema_registry"]
+
+log = logging.getLogger(__name__)
+
+_UNKNOWN_KEPT_S = 60.0
+_FIRST_BACKOFF_S = 0.25
+_MAX_BACKOFF_S = 4.0
+_ACCEPT = "application/vnd.schemaregistry.v1+json, application/json"
+
+
+class RegistrySchemaError(ValueError):
+    """The registry holds no schema under an id, or one the bridge cannot decode with; the message says which."""
+
+
+class SchemaRegistry:
+    """Looks up Avro writer schemas by id at `url` (the API's base, e.g. `https://registry.example/apis/ccompat/v7`)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        user_info: str | None = None,
+        timeout_s: float = 5.0,
+        deadline_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self._deadline_s = deadline_s
+        self._clock = clock
+        auth = httpx.BasicAuth(*user_info.split(":", 1)) if user_info and ":" in user_info else None
+        self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, headers={"Accept": _ACCEPT})
+        self._found: dict[int, Any] = {}
+        self._unknown: dict[int, tuple[float, str]] = {}
+
+    def writer_schema(self, schema_id: int) -> Any:
+        """The parsed Avro schema under `schema_id`; `RegistrySchemaError` when there is none the bridge can use."""
+        if schema_id in self._found:
+            return self._found[schema_id]
+        unknown = self._unknown.get(schema_id)
+        if unknown is not None and self._clock() - unknown[0] < _UNKNOWN_KEPT_S:
+            raise RegistrySchemaError(unknown[1])
+        try:
+            schema = _parse(schema_id, self._fetch(schema_id))
+        except RegistrySchemaError as error:
+            self._unknown[schema_id] = (self._clock(), str(error))
+            raise
+        self._found[schema_id] = schema
+        self._unknown.pop(schema_id, None)
+        log.info("schema registry %s: schema id %d fetched; decoding with it from now on", self.url, schema_id)
+        return schema
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._client.close()
+
+    def _fetch(self, schema_id: int) -> dict[str, Any]:
+        """The registry's answer for the id: the JSON object of a 200; `RegistrySchemaError` for a 404."""
+        give_up_at = self._clock() + self._deadline_s
+        backoff = _FIRST_BACKOFF_S
+        while True:
+            problem = self._ask(schema_id)
+            if isinstance(problem, dict):
+                return problem
+            if self._clock() + backoff > give_up_at:
+                raise SchemaRegistryUnavailableError(
+                    self.url, schema_id, f"no answer within {self._deadline_s:g} s (last: {problem})"
+                )
+            log.warning(
+                "schema registry %s: schema id %d: %s; asking again in %.2f s", self.url, schema_id, problem, backoff
+            )
+            time.sleep(backoff)
+            backoff = min(backoff * 2, _MAX_BACKOFF_S)
+
+    def _ask(self, schema_id: int) -> dict[str, Any] | str:
+        """One request: the answer's JSON object, or why it is worth asking again."""
+        try:
+            response = self._client.get(f"/schemas/ids/{schema_id}")
+        except httpx.TransportError as error:
+            return f"{type(error).__name__}: {error}"
+        if response.status_code == httpx.codes.NOT_FOUND:
+            raise RegistrySchemaError(f"the schema registry holds no schema with id {schema_id}")
+        if response.status_code in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+            raise SchemaRegistryRefusedError(self.url, schema_id, _answer(response))
+        if response.status_code == httpx.codes.TOO_MANY_REQUESTS or response.status_code >= 500:
+            return _answer(response)
+        if response.status_code != httpx.codes.OK:
+            raise SchemaRegistryRefusedError(self.url, schema_id, _answer(response))
+        try:
+            answer = response.json()
+        except ValueError:
+            return f"HTTP 200 with a body that is not JSON: {response.text[:200]}"
+        if not isinstance(answer, dict) or not isinstance(answer.get("schema"), str):
+            return f"HTTP 200 without a schema: {response.text[:200]}"
+        return answer
+
+
+def _answer(response: httpx.Response) -> str:
+    """A failed answer in a few words: its status and the start of its body."""
+    return f"HTTP {response.status_code}: {response.text[:200]}"
+
+
+def _parse(schema_id: int, answer: dict[str, Any]) -> Any:
+    """The parsed Avro schema of a registry answer; `RegistrySchemaError` for one the bridge cannot decode with."""
+    schema_type = answer.get("schemaType", "AVRO")
+    if schema_type != "AVRO":
+        raise RegistrySchemaError(f"schema id {schema_id} in the schema registry is a {schema_type} schema, not Avro")
+    if answer.get("references"):
+        raise RegistrySchemaError(
+            f"schema id {schema_id} in the schema registry refers to other schemas, which the bridge does not "
+            "resolve; list it in the stream spec instead"
+        )
+    try:
+        return fastavro.parse_schema(json.loads(answer["schema"]))
+    except Exception as error:  # not JSON, or fastavro's several error types for a bad schema
+        raise RegistrySchemaError(
+            f"schema id {schema_id} in the schema registry is not an Avro schema: {type(error).__name__}: {error}"
+        ) from error
+
+
+def open_schema_registry(spec: StreamSpec, settings: SchemaRegistrySettings) -> SchemaRegistry | None:
+    """The registry client a stream's spec asks for (`payload.avro.schema_registry`), else None."""
+    if spec.payload_format != "avro" or not spec.avro_schema_registry:
+        return None
+    if not settings.url:
+        raise StreamSettingError(
+            f"stream={spec.name}: its spec takes Avro writer schemas from the schema registry "
+            "(payload.avro.schema_registry), so the setting 'schema_registry_url' is needed: pass "
+            "--schema-registry-url or set MDP_SCHEMA_REGISTRY_URL"
+        )
+    if settings.user_info and ":" not in settings.user_info:
+        raise StreamSettingError(
+            "setting 'schema_registry_user_info' must be user:password (MDP_SCHEMA_REGISTRY_USER_INFO); it has no ':'"
+        )
+    return SchemaRegistry(settings.url, user_info=settings.user_info, deadline_s=settings.deadline_s)

@@ -1,7 +1,8 @@
 """Writer schemas from a schema registry with Confluent's API (Confluent's own, or Apicurio's `/apis/ccompat/v7`), for
 Avro streams whose spec lets the bridge look up ids it does not list (`payload.avro.schema_registry`).
 
-A registry id names one schema for good, so each answer is kept for the life of the process. An id the registry
+A registry id names one schema for good, so each answer is kept for the life of the process. A schema that refers
+to others (Confluent's schema references: subject and version) gets their named types written in. An id the registry
 does not hold is asked again after `_UNKNOWN_KEPT_S`, so poison values with random ids do not send a request each.
 While the registry does not answer (refused connections, timeouts, 5xx, 429), the lookup retries with backoff up
 to a deadline and then raises `SchemaRegistryUnavailableError`: a schema it cannot fetch is never a dead letter.
@@ -13,7 +14,9 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import fastavro
 import httpx
@@ -59,14 +62,21 @@ class SchemaRegistry:
         self._unknown: dict[int, tuple[float, str]] = {}
 
     def writer_schema(self, schema_id: int) -> Any:
-        """The parsed Avro schema under `schema_id`; `RegistrySchemaError` when there is none the bridge can use."""
+        """The parsed Avro schema under `schema_id`, with the named types of the schemas it refers to written in;
+        `RegistrySchemaError` when there is none the bridge can use."""
         if schema_id in self._found:
             return self._found[schema_id]
         unknown = self._unknown.get(schema_id)
         if unknown is not None and self._clock() - unknown[0] < _UNKNOWN_KEPT_S:
             raise RegistrySchemaError(unknown[1])
+        lookup = _Lookup(schema_id, self._clock() + self._deadline_s)
         try:
-            schema = _parse(schema_id, self._fetch(schema_id))
+            answer = self._fetch(
+                lookup, f"/schemas/ids/{schema_id}", f"the schema registry holds no schema with id {schema_id}"
+            )
+            named: dict[str, Any] = {}
+            self._parse_references(lookup, answer, named)
+            schema = _parsed(f"schema id {schema_id} in the schema registry", answer, named)
         except RegistrySchemaError as error:
             self._unknown[schema_id] = (self._clock(), str(error))
             raise
@@ -79,38 +89,50 @@ class SchemaRegistry:
         """Close the HTTP connections."""
         self._client.close()
 
-    def _fetch(self, schema_id: int) -> dict[str, Any]:
-        """The registry's answer for the id: the JSON object of a 200; `RegistrySchemaError` for a 404."""
-        give_up_at = self._clock() + self._deadline_s
+    def _parse_references(self, lookup: _Lookup, answer: dict[str, Any], named: dict[str, Any]) -> None:
+        """Fetch and parse the schemas `answer` refers to (theirs first), adding their named types to `named`."""
+        for reference in answer.get("references") or []:
+            subject, version = str(reference.get("subject")), str(reference.get("version"))
+            if (subject, version) in lookup.seen:
+                continue
+            lookup.seen.add((subject, version))
+            referred = self._fetch(
+                lookup,
+                f"/subjects/{quote(subject, safe='')}/versions/{quote(version, safe='')}",
+                f"schema id {lookup.schema_id} refers to subject {subject} version {version}, which the schema "
+                "registry does not hold",
+            )
+            self._parse_references(lookup, referred, named)
+            where = f"subject {subject} version {version} (referred to by schema id {lookup.schema_id})"
+            _parsed(where, referred, named)
+
+    def _fetch(self, lookup: _Lookup, path: str, missing: str) -> dict[str, Any]:
+        """The registry's answer at `path`: the JSON object of a 200; `RegistrySchemaError(missing)` for a 404."""
         backoff = _FIRST_BACKOFF_S
         while True:
-            problem = self._ask(schema_id)
+            problem = self._ask(lookup, path, missing)
             if isinstance(problem, dict):
                 return problem
-            if self._clock() + backoff > give_up_at:
+            if self._clock() + backoff > lookup.give_up_at:
                 raise SchemaRegistryUnavailableError(
-                    self.url, schema_id, f"no answer within {self._deadline_s:g} s (last: {problem})"
+                    self.url, lookup.schema_id, f"no answer within {self._deadline_s:g} s (last: {problem})"
                 )
-            log.warning(
-                "schema registry %s: schema id %d: %s; asking again in %.2f s", self.url, schema_id, problem, backoff
-            )
+            log.warning("schema registry %s: %s: %s; asking again in %.2f s", self.url, path, problem, backoff)
             time.sleep(backoff)
             backoff = min(backoff * 2, _MAX_BACKOFF_S)
 
-    def _ask(self, schema_id: int) -> dict[str, Any] | str:
+    def _ask(self, lookup: _Lookup, path: str, missing: str) -> dict[str, Any] | str:
         """One request: the answer's JSON object, or why it is worth asking again."""
         try:
-            response = self._client.get(f"/schemas/ids/{schema_id}")
+            response = self._client.get(path)
         except httpx.TransportError as error:
             return f"{type(error).__name__}: {error}"
         if response.status_code == httpx.codes.NOT_FOUND:
-            raise RegistrySchemaError(f"the schema registry holds no schema with id {schema_id}")
-        if response.status_code in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
-            raise SchemaRegistryRefusedError(self.url, schema_id, _answer(response))
+            raise RegistrySchemaError(missing)
         if response.status_code == httpx.codes.TOO_MANY_REQUESTS or response.status_code >= 500:
             return _answer(response)
-        if response.status_code != httpx.codes.OK:
-            raise SchemaRegistryRefusedError(self.url, schema_id, _answer(response))
+        if response.status_code != httpx.codes.OK:  # 401, 403, another 4xx: no retry mends them
+            raise SchemaRegistryRefusedError(self.url, lookup.schema_id, _answer(response))
         try:
             answer = response.json()
         except ValueError:
@@ -120,27 +142,30 @@ class SchemaRegistry:
         return answer
 
 
+@dataclass
+class _Lookup:
+    """One schema id being looked up: when to give up, and the references already parsed."""
+
+    schema_id: int
+    give_up_at: float
+    seen: set[tuple[str, str]] = field(default_factory=set)
+
+
 def _answer(response: httpx.Response) -> str:
     """A failed answer in a few words: its status and the start of its body."""
     return f"HTTP {response.status_code}: {response.text[:200]}"
 
 
-def _parse(schema_id: int, answer: dict[str, Any]) -> Any:
-    """The parsed Avro schema of a registry answer; `RegistrySchemaError` for one the bridge cannot decode with."""
+def _parsed(where: str, answer: dict[str, Any], named: dict[str, Any]) -> Any:
+    """The parsed Avro schema of a registry answer, named types from `named` written in (its own are added there);
+    `RegistrySchemaError` for one the bridge cannot decode with."""
     schema_type = answer.get("schemaType", "AVRO")
     if schema_type != "AVRO":
-        raise RegistrySchemaError(f"schema id {schema_id} in the schema registry is a {schema_type} schema, not Avro")
-    if answer.get("references"):
-        raise RegistrySchemaError(
-            f"schema id {schema_id} in the schema registry refers to other schemas, which the bridge does not "
-            "resolve; list it in the stream spec instead"
-        )
+        raise RegistrySchemaError(f"{where} is a {schema_type} schema, not Avro")
     try:
-        return fastavro.parse_schema(json.loads(answer["schema"]))
+        return fastavro.parse_schema(json.loads(answer["schema"]), named_schemas=named, expand=True)
     except Exception as error:  # not JSON, or fastavro's several error types for a bad schema
-        raise RegistrySchemaError(
-            f"schema id {schema_id} in the schema registry is not an Avro schema: {type(error).__name__}: {error}"
-        ) from error
+        raise RegistrySchemaError(f"{where} is not an Avro schema: {type(error).__name__}: {error}") from error
 
 
 def open_schema_registry(spec: StreamSpec, settings: SchemaRegistrySettings) -> SchemaRegistry | None:

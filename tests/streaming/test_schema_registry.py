@@ -80,8 +80,9 @@ def register(
 
 
 class RegistryFront:
-    """An HTTP server in front of the registry: answers each request with the next of `faults` (an HTTP status, or
-    "slow" for an answer after 2 s), then forwards; records each request's path and Authorization header."""
+    """An HTTP server in front of the registry: answers each request as the next of `faults` says (an HTTP status;
+    "slow": forwarded after 2 s; "pass", and once they run out: forwarded); records each request's path and
+    Authorization header."""
 
     def __init__(self, upstream: str) -> None:
         self.faults: list[int | str] = []
@@ -91,7 +92,7 @@ class RegistryFront:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 front.requests.append((self.path, self.headers.get("Authorization")))
-                fault = front.faults.pop(0) if front.faults else None
+                fault = front.faults.pop(0) if front.faults else "pass"
                 if fault == "slow":
                     time.sleep(2)
                 if isinstance(fault, int):
@@ -169,31 +170,69 @@ def test_an_id_the_registry_does_not_hold_is_asked_again_only_after_a_minute(fro
     assert len(front.requests) == 2
 
 
-SIDE = {"type": "enum", "name": "Side", "namespace": "bank.markets.rfq", "symbols": ["BUY", "SELL"]}
-WITH_REFERENCE = {"type": "record", "name": "Quote", "fields": [{"name": "side", "type": "bank.markets.rfq.Side"}]}
-
-
 @pytest.mark.parametrize(
     ("schema_type", "schema", "message"),
     [
         ("JSON", {"type": "object", "properties": {"event_id": {"type": "string"}}}, "is a JSON schema, not Avro"),
         ("PROTOBUF", 'syntax = "proto3";\nmessage Rfq { string event_id = 1; }', "is a PROTOBUF schema, not Avro"),
-        (None, WITH_REFERENCE, "refers to other schemas, which the bridge does not resolve"),
     ],
-    ids=["json-schema", "protobuf", "references"],
+    ids=["json-schema", "protobuf"],
 )
 def test_a_registry_schema_the_bridge_cannot_decode_with_is_refused_by_name(
-    schema_type: str | None, schema: dict[str, Any] | str, message: str
+    schema_type: str, schema: dict[str, Any] | str, message: str
 ) -> None:
-    references = None
-    if schema is WITH_REFERENCE:
-        side_subject = unique("rfq-side-")
-        register(SIDE, subject=side_subject)
-        references = [{"name": "bank.markets.rfq.Side", "subject": side_subject, "version": 1}]
-    schema_id = register(schema, schema_type, references)
+    schema_id = register(schema, schema_type)
     registry = SchemaRegistry(services.schema_registry_url())
     try:
         with pytest.raises(RegistrySchemaError, match=f"schema id {schema_id} in the schema registry {message}"):
+            registry.writer_schema(schema_id)
+    finally:
+        registry.close()
+
+
+# Version 4 takes the side enum from a subject of its own, as producers share types with schema references.
+SIDE: dict[str, Any] = {"type": "enum", "name": "Side", "namespace": "bank.markets.rfq", "symbols": ["BUY", "SELL"]}
+V4_REFERRING: dict[str, Any] = {
+    **V2,
+    "fields": [field if field["name"] != "side" else {"name": "side", "type": "Side"} for field in V2["fields"]],
+}
+
+
+def _register_with_reference() -> tuple[int, str]:
+    """Version 4 registered with a reference to the side enum's subject: its id, and the enum's subject."""
+    side_subject = unique("rfq-side-")
+    register(SIDE, subject=side_subject)
+    references = [{"name": "bank.markets.rfq.Side", "subject": side_subject, "version": 1}]
+    return register(V4_REFERRING, references=references), side_subject
+
+
+def test_a_schema_with_references_is_read_with_the_types_it_refers_to(spec: StreamSpec, front: RegistryFront) -> None:
+    schema_id, side_subject = _register_with_reference()
+    registry = SchemaRegistry(front.url)
+    try:
+        published = message_router(spec, registry).route(
+            encode(avro_record(11, side="SELL"), schema=V2, schema_id=schema_id), None, TOPIC, 0, 5, 0
+        )
+    finally:
+        registry.close()
+    assert published.dead_letter is None, published.attributes.get("reason_detail")
+    assert json.loads(published.data)["side"] == "SELL"
+    assert [path for path, _ in front.requests] == [
+        f"/registry/schemas/ids/{schema_id}",
+        f"/registry/subjects/{side_subject}/versions/1",
+    ]
+
+
+def test_a_reference_the_registry_does_not_hold_is_refused_by_name(front: RegistryFront) -> None:
+    schema_id, side_subject = _register_with_reference()
+    front.faults = ["pass", 404]  # the registry itself keeps references whole: the fault stands for a lost subject
+    registry = SchemaRegistry(front.url)
+    try:
+        with pytest.raises(
+            RegistrySchemaError,
+            match=f"schema id {schema_id} refers to subject {side_subject} version 1, which the schema registry does "
+            "not hold",
+        ):
             registry.writer_schema(schema_id)
     finally:
         registry.close()

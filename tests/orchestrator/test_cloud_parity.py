@@ -40,18 +40,29 @@ RUN_TIME_COLUMNS = frozenset({"_ingested_at"})
 RUN_TIME_FIELDS = frozenset({"processed_at", "generated_at", "started_at", "run_id"})
 
 
-def _demo(environment: dict[str, str]) -> dict[str, Any]:
-    completed = subprocess.run(
-        [MDP, "demo", "--date", DATE, "--seed", str(SEED), "--json"],
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=840,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    summary: dict[str, Any] = json.loads(completed.stdout)
-    return summary
+def _demos(*environments: dict[str, str]) -> list[dict[str, Any]]:
+    """`mdp demo` on each home at once (they share nothing), and each one's summary."""
+    demos = [
+        subprocess.Popen(
+            [MDP, "demo", "--date", DATE, "--seed", str(SEED), "--json"],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for environment in environments
+    ]
+    summaries: list[dict[str, Any]] = []
+    try:
+        for demo in demos:
+            stdout, stderr = demo.communicate(timeout=840)
+            assert demo.returncode == 0, stderr[-4000:]
+            summaries.append(json.loads(stdout))
+    finally:
+        for demo in demos:
+            demo.kill()
+            demo.wait()
+    return summaries
 
 
 def _comparable(value: Any) -> Any:
@@ -87,8 +98,7 @@ def both_homes(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict
         f"MDP_BUCKET_{role.upper()}": f"mdp-parity-{run}-{role}"
         for role in ("landing", "staging", "failed", "archive", "extracts")
     }
-    local_summary = _demo(local_env)
-    cloud_summary = _demo(cloud_env)
+    local_summary, cloud_summary = _demos(local_env, cloud_env)
     with pytest.MonkeyPatch.context() as patch:
         for key, value in cloud_env.items():
             patch.setenv(key, value)

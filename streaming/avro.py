@@ -70,6 +70,7 @@ class AvroDecoder:
         schema_id = int.from_bytes(value[1:_HEADER_BYTES], "big")
         writer = self._writers.get(schema_id)
         if writer is None:
+            # Kept: a registry id names one schema for good, so each id is asked for once.
             writer = self._writers[schema_id] = self._registered(schema_id)
         body = io.BytesIO(value)
         body.seek(_HEADER_BYTES)
@@ -86,15 +87,13 @@ class AvroDecoder:
     def _registered(self, schema_id: int) -> Any:
         """The registry's writer schema for an id the spec does not list; `AvroDecodeError` when there is none.
         `SchemaRegistryUnavailableError` (not a decode error) when the registry does not answer."""
-        listed = ", ".join(str(key) for key in self._listed)
+        not_listed = f"schema id {schema_id} is not in the stream spec (known: {', '.join(map(str, self._listed))})"
         if self._registry is None:
-            raise AvroDecodeError(f"schema id {schema_id} is not in the stream spec (known: {listed})")
+            raise AvroDecodeError(not_listed)
         try:
             return self._registry.writer_schema(schema_id)
         except RegistrySchemaError as error:
-            raise AvroDecodeError(
-                f"schema id {schema_id} is not in the stream spec (known: {listed}) and {error}"
-            ) from error
+            raise AvroDecodeError(f"{not_listed} and {error}") from error
 
 
 def _json_default(value: object) -> object:

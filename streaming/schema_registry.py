@@ -1,7 +1,8 @@
 """Writer schemas from a schema registry with Confluent's API (Confluent's own, or Apicurio's `/apis/ccompat/v7`), for
 Avro streams whose spec lets the bridge look up ids it does not list (`payload.avro.schema_registry`).
 
-A registry id names one schema for good, so each answer is kept for the life of the process. A schema that refers
+A registry id names one schema for good, so the decoder keeps each schema it gets for the life of the process
+(streaming/avro.py) and asks for an id once. A schema that refers
 to others (Confluent's schema references: subject and version) gets their named types written in. An id the registry
 does not hold is asked again after `_UNKNOWN_KEPT_S`, so poison values with random ids do not send a request each.
 While the registry does not answer (refused connections, timeouts, 5xx, 429), the lookup retries with backoff up
@@ -58,14 +59,11 @@ class SchemaRegistry:
         self._clock = clock
         auth = httpx.BasicAuth(*user_info.split(":", 1)) if user_info and ":" in user_info else None
         self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout_s, headers={"Accept": _ACCEPT})
-        self._found: dict[int, Any] = {}
         self._unknown: dict[int, tuple[float, str]] = {}
 
     def writer_schema(self, schema_id: int) -> Any:
         """The parsed Avro schema under `schema_id`, with the named types of the schemas it refers to written in;
         `RegistrySchemaError` when there is none the bridge can use."""
-        if schema_id in self._found:
-            return self._found[schema_id]
         unknown = self._unknown.get(schema_id)
         if unknown is not None and self._clock() - unknown[0] < _UNKNOWN_KEPT_S:
             raise RegistrySchemaError(unknown[1])
@@ -80,7 +78,6 @@ class SchemaRegistry:
         except RegistrySchemaError as error:
             self._unknown[schema_id] = (self._clock(), str(error))
             raise
-        self._found[schema_id] = schema
         self._unknown.pop(schema_id, None)
         log.info("schema registry %s: schema id %d fetched; decoding with it from now on", self.url, schema_id)
         return schema

@@ -138,18 +138,22 @@ def spec(tmp_path_factory: pytest.TempPathFactory) -> StreamSpec:
 # --- the lookup ------------------------------------------------------------------------------------------------
 
 
-def test_a_registered_schema_is_fetched_once_and_kept(front: RegistryFront) -> None:
+def test_a_registered_schema_is_fetched_once_and_kept(spec: StreamSpec, front: RegistryFront) -> None:
     schema_id = register(V3)
     registry = SchemaRegistry(front.url, user_info="bridge:s3cret:with-colon")
     try:
-        first = registry.writer_schema(schema_id)
-        again = registry.writer_schema(schema_id)
+        schema = registry.writer_schema(schema_id)
+        front.requests.clear()
+        router = message_router(spec, registry)
+        routed = [
+            router.route(encode(avro_record(n), schema=V3, schema_id=schema_id), None, TOPIC, 0, n, 0) for n in (1, 2)
+        ]
     finally:
         registry.close()
-    assert [field["name"] for field in first["fields"]] == [field["name"] for field in V3["fields"]]
-    assert again is first
+    assert [field["name"] for field in schema["fields"]] == [field["name"] for field in V3["fields"]]
+    assert [message.dead_letter for message in routed] == [None, None]
     expected_auth = "Basic " + base64.b64encode(b"bridge:s3cret:with-colon").decode()
-    assert front.requests == [(f"/registry/schemas/ids/{schema_id}", expected_auth)]
+    assert front.requests == [(f"/registry/schemas/ids/{schema_id}", expected_auth)], "once for two messages"
 
 
 def test_an_id_the_registry_does_not_hold_is_asked_again_only_after_a_minute(front: RegistryFront) -> None:

@@ -2,9 +2,9 @@
 Avro streams whose spec lets the bridge look up ids it does not list (`payload.avro.schema_registry`).
 
 A registry id names one schema for good, so the decoder keeps each schema it gets for the life of the process
-(streaming/avro.py) and asks for an id once. A schema that refers
-to others (Confluent's schema references: subject and version) gets their named types written in. An id the registry
-does not hold is asked again after `_UNKNOWN_KEPT_S`, so poison values with random ids do not send a request each.
+(streaming/avro.py) and asks for an id once. A schema that refers to others (Confluent's schema references:
+subject and version) gets their named types written in. An id the registry does not hold is asked again after
+`_UNKNOWN_KEPT_S`, so poison values with random ids do not send a request each.
 While the registry does not answer (refused connections, timeouts, 5xx, 429), the lookup retries with backoff up
 to a deadline and then raises `SchemaRegistryUnavailableError`: a schema it cannot fetch is never a dead letter.
 """
